@@ -1,0 +1,152 @@
+//! Downloads with SHA-256 verification. A file is streamed to a temporary name beside its
+//! destination, hashed on the way, and renamed into place only when the hash matches.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::{io_err, source, DataError, RemoteFile, SOURCES};
+
+/// What a fetch did, file by file.
+#[derive(Debug, Default)]
+pub struct FetchReport {
+    pub downloaded: Vec<PathBuf>,
+    /// Files already present with the right checksum.
+    pub verified: Vec<PathBuf>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of a file, as lowercase hex.
+pub fn sha256_file(path: &Path) -> Result<String, DataError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let mut writer = HashingWriter { inner: io::sink(), hasher: Sha256::new() };
+    io::copy(&mut io::BufReader::new(file), &mut writer).map_err(io_err(path))?;
+    Ok(hex(&writer.hasher.finalize()))
+}
+
+/// Writes through to a file while hashing.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn download(url: &str, dest: &Path, dataset: &str, expected: &str) -> Result<(), DataError> {
+    let download_err = |reason: String| DataError::Download { url: url.to_string(), reason };
+    let response = ureq::get(url).call().map_err(|e| download_err(e.to_string()))?;
+    let mut reader = response.into_body().into_reader();
+    let tmp = dest.with_extension("part");
+    let result = (|| {
+        let file = File::create(&tmp).map_err(io_err(&tmp))?;
+        let mut writer = HashingWriter { inner: io::BufWriter::new(file), hasher: Sha256::new() };
+        io::copy(&mut reader, &mut writer).map_err(|e| download_err(e.to_string()))?;
+        let file = writer.inner.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
+        file.sync_all().map_err(io_err(&tmp))?;
+        let actual = hex(&writer.hasher.finalize());
+        if actual != expected {
+            return Err(DataError::Checksum {
+                dataset: dataset.to_string(),
+                path: dest.to_path_buf(),
+                expected: expected.to_string(),
+                actual,
+            });
+        }
+        fs::rename(&tmp, dest).map_err(io_err(dest))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+
+fn unpack_tar_gz(archive: &Path, into: &Path) -> Result<(), DataError> {
+    let file = File::open(archive).map_err(io_err(archive))?;
+    tar::Archive::new(flate2::read::GzDecoder::new(file)).unpack(into).map_err(io_err(archive))
+}
+
+fn fetch_file(
+    dataset: &str,
+    file: &RemoteFile,
+    dir: &Path,
+    mirror: Option<&str>,
+    report: &mut FetchReport,
+) -> Result<(), DataError> {
+    let dest = dir.join(file.name);
+    if dest.is_file() && sha256_file(&dest)? == file.sha256 {
+        report.verified.push(dest);
+        return Ok(());
+    }
+    let url = match mirror {
+        Some(base) => format!("{}/{}", base.trim_end_matches('/'), file.name),
+        None => file.url.to_string(),
+    };
+    download(&url, &dest, dataset, file.sha256)?;
+    if file.unpack {
+        unpack_tar_gz(&dest, dir)?;
+    }
+    report.downloaded.push(dest);
+    Ok(())
+}
+
+/// Fetches every file of dataset `name` into `<data_dir>/<name>/`, from `mirror` (a base URL
+/// holding the files under their canonical names) when given, else from the canonical URLs.
+/// Files already present with the right checksum are not downloaded again; all files are tried
+/// even when one fails, and the first failure is returned.
+pub fn fetch(name: &str, data_dir: &Path, mirror: Option<&str>) -> Result<FetchReport, DataError> {
+    let src = source(name).ok_or_else(|| DataError::UnknownDataset {
+        name: name.to_string(),
+        known: SOURCES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+    })?;
+    let dir = data_dir.join(name);
+    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let mut report = FetchReport::default();
+    let mut first_error = None;
+    for file in src.files {
+        if let Err(e) = fetch_file(name, file, &dir, mirror, &mut report) {
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_a_known_string() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc");
+        fs::write(&path, b"abc").unwrap();
+        assert_eq!(
+            sha256_file(&path).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn unknown_dataset_lists_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = fetch("mnistt", dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("mnist, fashion-mnist, cifar10"), "{err}");
+    }
+}

@@ -1,0 +1,42 @@
+//! Dataset loading for lottery tasks: the standard on-disk formats (MNIST-style IDX, CIFAR-10
+//! binary) and checksum-verified downloads into a data folder.
+//!
+//! Loaders read files a user already has; [`fetch`] gets them from the canonical URLs (or a
+//! mirror) and verifies every file's SHA-256 before it is moved into place.
+
+mod cifar;
+mod fetch;
+mod idx;
+mod image;
+mod sources;
+
+pub use cifar::{load_cifar10, read_cifar_batch, write_cifar_batch};
+pub use fetch::{fetch, sha256_file, FetchReport};
+pub use idx::{read_idx, write_idx_gz, IdxArray};
+pub use image::{load_mnist_like, ImageSplit, ImageSplits};
+pub use sources::{source, RemoteFile, Source, SOURCES};
+
+use std::path::PathBuf;
+
+/// Errors from loading or fetching data. Each names the file involved and, where there is one,
+/// the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a valid {format} file: {reason}")]
+    Format { path: PathBuf, format: &'static str, reason: String },
+    #[error("dataset `{dataset}` is missing {path}; run `harness data fetch {dataset} --data-dir {data_dir}` or point --data-dir (or LOTTERY_DATA) at a folder that holds `{dataset}/`")]
+    Missing { dataset: String, path: PathBuf, data_dir: PathBuf },
+    #[error("checksum mismatch for {path}: expected SHA-256 {expected}, got {actual}; the file is corrupt or not the canonical one: delete it and run `harness data fetch {dataset}` again")]
+    Checksum { dataset: String, path: PathBuf, expected: String, actual: String },
+    #[error("download of {url} failed: {reason}")]
+    Download { url: String, reason: String },
+    #[error("unknown dataset `{name}`; known datasets: {known}")]
+    UnknownDataset { name: String, known: String },
+}
+
+pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> DataError {
+    let path = path.into();
+    move |source| DataError::Io { path, source }
+}

@@ -1,0 +1,70 @@
+//! Where each dataset comes from: canonical URLs and the SHA-256 of every file.
+
+/// One file of a dataset: where it is fetched from and what it must hash to.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteFile {
+    /// Name under `<data-dir>/<dataset>/`, and the last segment of the URL.
+    pub name: &'static str,
+    pub url: &'static str,
+    pub sha256: &'static str,
+    /// Archives are unpacked into the dataset folder after verification.
+    pub unpack: bool,
+}
+
+/// A dataset that `harness data fetch` knows.
+#[derive(Debug, Clone, Copy)]
+pub struct Source {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub files: &'static [RemoteFile],
+    /// A file whose presence means the dataset is ready to load.
+    pub ready_marker: &'static str,
+}
+
+macro_rules! file {
+    ($base:literal, $name:literal, $sha:literal) => {
+        RemoteFile { name: $name, url: concat!($base, $name), sha256: $sha, unpack: false }
+    };
+}
+
+/// Every dataset `harness data fetch` can download.
+pub const SOURCES: &[Source] = &[
+    Source {
+        name: "mnist",
+        description: "MNIST handwritten digits (LeCun et al.), IDX, 60k train / 10k test",
+        files: &[
+            file!("https://ossci-datasets.s3.amazonaws.com/mnist/", "train-images-idx3-ubyte.gz", "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+            file!("https://ossci-datasets.s3.amazonaws.com/mnist/", "train-labels-idx1-ubyte.gz", "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+            file!("https://ossci-datasets.s3.amazonaws.com/mnist/", "t10k-images-idx3-ubyte.gz", "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+            file!("https://ossci-datasets.s3.amazonaws.com/mnist/", "t10k-labels-idx1-ubyte.gz", "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+        ],
+        ready_marker: "t10k-labels-idx1-ubyte.gz",
+    },
+    Source {
+        name: "fashion-mnist",
+        description: "Fashion-MNIST (Xiao et al.), IDX, 60k train / 10k test",
+        files: &[
+            file!("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "train-images-idx3-ubyte.gz", "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc"),
+            file!("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "train-labels-idx1-ubyte.gz", "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc"),
+            file!("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "t10k-images-idx3-ubyte.gz", "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229"),
+            file!("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "t10k-labels-idx1-ubyte.gz", "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf"),
+        ],
+        ready_marker: "t10k-labels-idx1-ubyte.gz",
+    },
+    Source {
+        name: "cifar10",
+        description: "CIFAR-10 (Krizhevsky), binary version, 50k train / 10k test",
+        files: &[RemoteFile {
+            name: "cifar-10-binary.tar.gz",
+            url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+            sha256: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
+            unpack: true,
+        }],
+        ready_marker: "cifar-10-batches-bin/test_batch.bin",
+    },
+];
+
+/// Looks up a dataset by name.
+pub fn source(name: &str) -> Option<&'static Source> {
+    SOURCES.iter().find(|s| s.name == name)
+}

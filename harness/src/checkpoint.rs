@@ -1,0 +1,85 @@
+//! Tensor files: safetensors written atomically, and the training checkpoint of one ticket.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use lottery_results::{write_atomic, AtomicFile, CurvePoint};
+
+use crate::EngineError;
+
+pub fn write_safetensors_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<(), EngineError> {
+    let file = AtomicFile::create(path)?;
+    let cpu: Vec<(String, Tensor)> = tensors.iter().map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu).contiguous())).collect();
+    Tensor::write_safetensors(&cpu, file.tmp_path())?;
+    file.commit()?;
+    Ok(())
+}
+
+pub fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>, EngineError> {
+    Tensor::read_safetensors(path).map_err(|e| EngineError::Corrupt(path.to_path_buf(), e.to_string()))
+}
+
+/// Where a ticket's training stands: everything besides tensors needed to continue it exactly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Progress {
+    /// The next iteration to run.
+    pub step: u64,
+    /// The tensor file holding weights and optimizer state at `step`.
+    pub tensors: String,
+    pub curve: Vec<CurvePoint>,
+}
+
+/// A ticket's checkpoint: `checkpoint.json` naming a tensor file beside it. The tensor file is
+/// written first under a new name, then the JSON is replaced atomically, then the old tensor file
+/// is removed, so a kill at any instant leaves a consistent checkpoint.
+pub struct Checkpoint {
+    dir: PathBuf,
+}
+
+impl Checkpoint {
+    pub fn new(dir: &Path) -> Self {
+        Checkpoint { dir: dir.to_path_buf() }
+    }
+
+    fn json(&self) -> PathBuf {
+        self.dir.join("checkpoint.json")
+    }
+
+    pub fn load(&self) -> Result<Option<(Progress, Vec<(String, Tensor)>)>, EngineError> {
+        let json = self.json();
+        if !json.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&json).map_err(|e| EngineError::Io(json.clone(), e))?;
+        let progress: Progress = serde_json::from_str(&text).map_err(|e| EngineError::Corrupt(json.clone(), e.to_string()))?;
+        let tensors = read_safetensors(&self.dir.join(&progress.tensors))?;
+        Ok(Some((progress, tensors)))
+    }
+
+    pub fn save(&self, step: u64, curve: &[CurvePoint], tensors: &[(String, Tensor)]) -> Result<(), EngineError> {
+        let old = self.load_progress_name();
+        let name = format!("checkpoint-{step}.safetensors");
+        write_safetensors_atomic(&self.dir.join(&name), tensors)?;
+        let progress = Progress { step, tensors: name.clone(), curve: curve.to_vec() };
+        write_atomic(self.json(), serde_json::to_string(&progress).expect("progress serializes").as_bytes())?;
+        if let Some(old) = old.filter(|o| *o != name) {
+            let _ = std::fs::remove_file(self.dir.join(old));
+        }
+        Ok(())
+    }
+
+    fn load_progress_name(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.json()).ok()?;
+        serde_json::from_str::<Progress>(&text).ok().map(|p| p.tensors)
+    }
+
+    /// Removes the checkpoint once the ticket's result is written.
+    pub fn clear(&self) {
+        if let Some(name) = self.load_progress_name() {
+            let _ = std::fs::remove_file(self.json());
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+    }
+}

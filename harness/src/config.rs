@@ -1,0 +1,198 @@
+//! The resolved configuration of a run and its identity.
+//!
+//! A run is identified by the task, the preset, and every setting whose value differs from what
+//! that task and preset default to. Settings left at their defaults are absent from the canonical
+//! form, so adding a new option with a default never renames existing runs. Replicates,
+//! controls, device and folders are not part of the identity: more replicates or another control
+//! extend the same run instead of starting a new one.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use lottery_results::TicketKind;
+
+use crate::prune::Strategy;
+use crate::registry::closest_first;
+use crate::task::{Preset, Task};
+use crate::{EngineError, Step};
+
+pub const DEFAULT_PRUNE: f64 = 0.9;
+pub const DEFAULT_RATE: f64 = 0.2;
+
+/// Settings of iterative magnitude pruning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImpConfig {
+    /// Final sparsity: the fraction of prunable weights removed at the last level.
+    pub prune: f64,
+    /// Fraction of surviving weights removed per level (before per-layer multipliers).
+    pub rate: f64,
+    /// The training step survivors are rewound to.
+    pub rewind: Step,
+    pub strategy: Strategy,
+    /// Base seed; each replicate derives its seeds from it.
+    pub seed: u64,
+    /// Prunable parameters to leave dense.
+    pub ignore: Vec<String>,
+    /// Per-layer rates that replace `rate x multiplier`.
+    pub layer_rates: BTreeMap<String, f64>,
+}
+
+/// Everything `harness run` resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub task: String,
+    pub preset: Preset,
+    pub imp: ImpConfig,
+    pub hparams: toml::Table,
+    /// Not part of the identity.
+    pub replicates: u32,
+    /// Not part of the identity. Always contains `winning`.
+    pub controls: Vec<TicketKind>,
+}
+
+/// What the user asked for; `None` means "the default".
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub prune: Option<f64>,
+    pub rate: Option<f64>,
+    pub rewind: Option<Step>,
+    pub strategy: Option<Strategy>,
+    pub seed: Option<u64>,
+    pub ignore: Vec<String>,
+    pub layer_rates: Vec<(String, f64)>,
+    /// `key=value` pairs for task hyperparameters.
+    pub set: Vec<(String, String)>,
+    pub replicates: Option<u32>,
+    pub controls: Option<Vec<TicketKind>>,
+}
+
+fn default_imp(task: &dyn Task, preset: Preset) -> ImpConfig {
+    ImpConfig {
+        prune: DEFAULT_PRUNE,
+        rate: DEFAULT_RATE,
+        rewind: task.defaults(preset).rewind,
+        strategy: Strategy::Global,
+        seed: 0,
+        ignore: vec![],
+        layer_rates: BTreeMap::new(),
+    }
+}
+
+/// Parses a `--set` value with the type of the default it replaces.
+fn typed_value(key: &str, text: &str, default: &toml::Value) -> Result<toml::Value, EngineError> {
+    let bad = |what: &str| EngineError::Usage(format!("--set {key}={text}: expected {what}, like the default {default}"));
+    Ok(match default {
+        toml::Value::Integer(_) => toml::Value::Integer(text.parse().map_err(|_| bad("an integer"))?),
+        toml::Value::Float(_) => toml::Value::Float(text.parse().map_err(|_| bad("a number"))?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(text.parse().map_err(|_| bad("true or false"))?),
+        toml::Value::String(_) => toml::Value::String(text.to_string()),
+        _ => return Err(bad("a value of the default's type")),
+    })
+}
+
+fn check_fraction(flag: &str, value: f64, allow_zero: bool) -> Result<(), EngineError> {
+    let ok = value < 1.0 && (value > 0.0 || (allow_zero && value == 0.0));
+    if ok {
+        Ok(())
+    } else {
+        let range = if allow_zero { "0 <= x < 1" } else { "0 < x < 1" };
+        Err(EngineError::Usage(format!("{flag} {value} is out of range: it is a fraction of weights, {range} (e.g. {flag} 0.9)")))
+    }
+}
+
+impl RunConfig {
+    /// Resolves the user's overrides against the task's defaults for `preset`.
+    pub fn resolve(task: &dyn Task, preset: Preset, o: Overrides) -> Result<Self, EngineError> {
+        let d = default_imp(task, preset);
+        let mut hparams = task.defaults(preset).hparams;
+        for (key, text) in &o.set {
+            let default = hparams.get(key).ok_or_else(|| {
+                EngineError::Usage(format!(
+                    "unknown hyperparameter `{key}` for {}; valid keys (closest first): {}",
+                    task.name(),
+                    closest_first(key, hparams.keys().map(|k| k.as_str())).join(", ")
+                ))
+            })?;
+            let value = typed_value(key, text, default)?;
+            hparams.insert(key.clone(), value);
+        }
+        let imp = ImpConfig {
+            prune: o.prune.unwrap_or(d.prune),
+            rate: o.rate.unwrap_or(d.rate),
+            rewind: o.rewind.unwrap_or(d.rewind),
+            strategy: o.strategy.unwrap_or(d.strategy),
+            seed: o.seed.unwrap_or(d.seed),
+            ignore: {
+                let mut v = o.ignore.clone();
+                v.sort();
+                v.dedup();
+                v
+            },
+            layer_rates: o.layer_rates.iter().cloned().collect(),
+        };
+        check_fraction("--prune", imp.prune, true)?;
+        check_fraction("--rate", imp.rate, false)?;
+        for (name, rate) in &imp.layer_rates {
+            check_fraction(&format!("--layer-rate {name}="), *rate, true)?;
+        }
+        let mut controls = o.controls.unwrap_or_else(|| TicketKind::ALL.to_vec());
+        if !controls.contains(&TicketKind::Winning) {
+            controls.push(TicketKind::Winning);
+        }
+        controls.sort();
+        controls.dedup();
+        let replicates = o.replicates.unwrap_or(1);
+        if replicates == 0 {
+            return Err(EngineError::Usage("--replicates 0: at least one replicate is needed".into()));
+        }
+        Ok(RunConfig { task: task.name().to_string(), preset, imp, hparams, replicates, controls })
+    }
+
+    /// The canonical text the run's identity hashes: task, preset, then the non-default
+    /// settings as sorted `key = value` lines.
+    pub fn canonical(&self, task: &dyn Task) -> String {
+        let d = default_imp(task, self.preset);
+        let defaults = task.defaults(self.preset).hparams;
+        let mut lines = BTreeMap::new();
+        let mut put = |key: String, value: String| {
+            lines.insert(key, value);
+        };
+        if self.imp.prune != d.prune {
+            put("imp.prune".into(), toml::Value::Float(self.imp.prune).to_string());
+        }
+        if self.imp.rate != d.rate {
+            put("imp.rate".into(), toml::Value::Float(self.imp.rate).to_string());
+        }
+        if self.imp.rewind != d.rewind {
+            put("imp.rewind".into(), format!("\"{}\"", self.imp.rewind));
+        }
+        if self.imp.strategy != d.strategy {
+            put("imp.strategy".into(), format!("{:?}", self.imp.strategy).to_lowercase());
+        }
+        if self.imp.seed != d.seed {
+            put("imp.seed".into(), self.imp.seed.to_string());
+        }
+        if !self.imp.ignore.is_empty() {
+            put("imp.ignore".into(), format!("{:?}", self.imp.ignore));
+        }
+        for (name, rate) in &self.imp.layer_rates {
+            put(format!("imp.layer_rates.{name}"), toml::Value::Float(*rate).to_string());
+        }
+        for (key, value) in &self.hparams {
+            if defaults.get(key) != Some(value) {
+                put(format!("hparams.{key}"), value.to_string());
+            }
+        }
+        let mut text = format!("task = \"{}\"\npreset = \"{}\"\n", self.task, self.preset.as_str());
+        for (k, v) in lines {
+            text.push_str(&format!("{k} = {v}\n"));
+        }
+        text
+    }
+
+    /// `image-mnist-lenet-1a2b3c4d5e`: the task with `/` replaced, then the identity hash.
+    pub fn run_name(&self, task: &dyn Task) -> String {
+        format!("{}-{}", self.task.replace('/', "-"), lottery_results::run_id(&self.canonical(task)))
+    }
+}

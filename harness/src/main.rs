@@ -1,0 +1,208 @@
+//! `harness`: the command line of the lottery harness. A thin layer over the library: it parses
+//! arguments, resolves the run, and maps errors to exit statuses (2 for bad input, 1 for
+//! failures).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use lottery_harness::config::{Overrides, RunConfig};
+use lottery_harness::device::DeviceChoice;
+use lottery_harness::engine::Run;
+use lottery_harness::prune::Strategy;
+use lottery_harness::registry::Registry;
+use lottery_harness::task::{Preset, TaskEnv};
+use lottery_harness::{show, EngineError, Step};
+use lottery_results::TicketKind;
+
+#[derive(Parser)]
+#[command(name = "harness", version, about = "Lottery-ticket experiments: iterative magnitude pruning with rewinding, against random tickets")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the registered tasks with their metrics and presets.
+    List,
+    /// Run (or resume) IMP with rewinding on a task and compare winning tickets with controls.
+    Run(RunArgs),
+    /// Print the comparison table of a run folder.
+    Show {
+        /// A run folder, e.g. results/image-mnist-lenet-1a2b3c4d5e.
+        run_dir: PathBuf,
+    },
+    /// Datasets: download and verify.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Download a dataset into the data folder and verify every file's SHA-256.
+    Fetch {
+        /// mnist, fashion-mnist or cifar10.
+        name: String,
+        #[arg(long, env = "LOTTERY_DATA", default_value = "data")]
+        data_dir: PathBuf,
+        /// Base URL of a mirror that holds the files under their canonical names.
+        #[arg(long)]
+        mirror: Option<String>,
+    },
+    /// List the datasets `fetch` knows.
+    List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Control {
+    Winning,
+    Reinit,
+    Shuffle,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Task name, e.g. image/mnist-lenet (see `harness list`).
+    task: String,
+    /// Final sparsity: fraction of prunable weights removed at the last level [default: 0.9].
+    #[arg(long)]
+    prune: Option<f64>,
+    /// Fraction of surviving weights removed per level [default: 0.2].
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Rewind point: 0 (initialization), 500it, 2ep [default: the task's].
+    #[arg(long)]
+    rewind: Option<Step>,
+    /// Tickets to train at each level [default: winning,reinit,shuffle].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    controls: Option<Vec<Control>>,
+    #[arg(long, value_enum, default_value = "quick")]
+    preset: Preset,
+    /// Independent repetitions with derived seeds [default: 1].
+    #[arg(long)]
+    replicates: Option<u32>,
+    /// Base seed of the replicates' seeds [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// global (rank all default-rate layers together) or layerwise [default: global].
+    #[arg(long, value_enum)]
+    strategy: Option<Strategy>,
+    /// A prunable parameter to leave dense (repeatable).
+    #[arg(long, value_name = "NAME")]
+    ignore: Vec<String>,
+    /// Per-level rate of one layer, replacing the task's (repeatable), e.g. fc3.weight=0.1.
+    #[arg(long, value_name = "NAME=RATE", value_parser = parse_layer_rate)]
+    layer_rate: Vec<(String, f64)>,
+    /// Task hyperparameter (repeatable), e.g. lr=0.001 or steps=2ep.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    set: Vec<(String, String)>,
+    /// auto (CUDA when present), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    #[arg(long, env = "LOTTERY_DATA", default_value = "data")]
+    data_dir: PathBuf,
+    /// Parent folder of run folders.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// No progress output; only the final table.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+fn parse_layer_rate(s: &str) -> Result<(String, f64), String> {
+    let (name, rate) = parse_key_value(s)?;
+    let rate = rate.parse().map_err(|_| format!("`{s}`: the rate after `=` must be a number, like fc3.weight=0.1"))?;
+    Ok((name, rate))
+}
+
+fn list(registry: &Registry) {
+    println!("{:<28} {:<22} {:<19} description", "task", "metrics", "presets");
+    for task in registry.tasks() {
+        let metrics: Vec<String> = task.metrics().iter().map(|m| format!("{}({})", m.name, if m.direction == lottery_results::Direction::Higher { "↑" } else { "↓" })).collect();
+        let presets: Vec<&str> = Preset::ALL.iter().map(|p| p.as_str()).collect();
+        println!("{:<28} {:<22} {:<19} {}", task.name(), metrics.join(" "), presets.join(","), task.description());
+    }
+}
+
+fn run(registry: &Registry, args: RunArgs) -> Result<(), EngineError> {
+    let task = registry.get(&args.task)?;
+    let overrides = Overrides {
+        prune: args.prune,
+        rate: args.rate,
+        rewind: args.rewind,
+        strategy: args.strategy,
+        seed: args.seed,
+        ignore: args.ignore,
+        layer_rates: args.layer_rate,
+        set: args.set,
+        replicates: args.replicates,
+        controls: args.controls.map(|cs| {
+            cs.into_iter()
+                .map(|c| match c {
+                    Control::Winning => TicketKind::Winning,
+                    Control::Reinit => TicketKind::Reinit,
+                    Control::Shuffle => TicketKind::Shuffle,
+                })
+                .collect()
+        }),
+    };
+    let config = RunConfig::resolve(task, args.preset, overrides)?;
+    let device = args.device.resolve()?;
+    let dir = args.out.join(config.run_name(task));
+    let run = Run { dir: dir.clone(), config, task, env: TaskEnv { data_dir: args.data_dir, device } };
+    run.execute(args.quiet)?;
+    print!("{}", show::render(&dir)?);
+    println!("results: {}", dir.display());
+    for file in ["comparison.arrow", "comparison.csv", "curves.arrow", "curves.csv", "config.toml"] {
+        println!("  {}", dir.join(file).display());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let registry = Registry::builtin();
+    let result = match cli.command {
+        Command::List => {
+            list(&registry);
+            Ok(())
+        }
+        Command::Run(args) => run(&registry, args),
+        Command::Show { run_dir } => show::render(&run_dir).map(|text| print!("{text}")),
+        Command::Data { command: DataCommand::List } => {
+            for s in lottery_datasets::SOURCES {
+                println!("{:<14} {}", s.name, s.description);
+            }
+            Ok(())
+        }
+        Command::Data { command: DataCommand::Fetch { name, data_dir, mirror } } => {
+            lottery_datasets::fetch(&name, &data_dir, mirror.as_deref()).map_err(EngineError::from).map(|report| {
+                for path in report.downloaded {
+                    println!("downloaded and verified {}", path.display());
+                }
+                for path in report.verified {
+                    println!("already present, verified {}", path.display());
+                }
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let unknown_dataset = matches!(e, EngineError::Data(lottery_datasets::DataError::UnknownDataset { .. }));
+            ExitCode::from(if e.is_usage() || unknown_dataset { 2 } else { 1 })
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Seeded random streams. Each replicate has separate seeds for weight initialization, data
+//! order, mask randomization (the `shuffle` control) and per-step randomness such as dropout,
+//! derived from one base seed so a run is reproducible from its config.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// SplitMix64: tiny, fast, and stable across platforms and crate versions, which matters more
+/// here than statistical strength (it only orders data and shuffles masks).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (Lemire's method without the rejection step; the bias is below 2^-40
+    /// for the sizes used here).
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+
+    /// A uniformly random permutation of `0..n` (Fisher-Yates).
+    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut p: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            p.swap(i, j);
+        }
+        p
+    }
+}
+
+/// Derives an independent seed from a parent seed and a purpose.
+pub fn derive(seed: u64, purpose: &str, index: u64) -> u64 {
+    let mut h = seed ^ 0x51_7C_C1_B7_27_22_0A_95;
+    for b in purpose.bytes().chain(index.to_le_bytes()) {
+        h = Rng::new(h ^ b as u64).next_u64();
+    }
+    h
+}
+
+/// The seeds of one replicate. Recorded in every ticket's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicateSeeds {
+    /// Weight initialization of the dense network (and so of the winning ticket).
+    pub init: u64,
+    /// Order of training data (or environment seeds, for RL tasks).
+    pub data: u64,
+    /// Random masks of the `shuffle` control.
+    pub mask: u64,
+    /// Fresh initializations of the `reinit` control.
+    pub reinit: u64,
+}
+
+impl ReplicateSeeds {
+    pub fn new(base: u64, replicate: u32) -> Self {
+        let r = replicate as u64;
+        Self {
+            init: derive(base, "init", r),
+            data: derive(base, "data", r),
+            mask: derive(base, "mask", r),
+            reinit: derive(base, "reinit", r),
+        }
+    }
+
+    pub fn as_map(&self) -> BTreeMap<String, u64> {
+        BTreeMap::from([
+            ("init".to_string(), self.init),
+            ("data".to_string(), self.data),
+            ("mask".to_string(), self.mask),
+            ("reinit".to_string(), self.reinit),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_are_pinned_and_distinct() {
+        // Results depend on these values: changing them changes every run's numbers.
+        let s = ReplicateSeeds::new(0, 0);
+        assert_eq!(s, ReplicateSeeds::new(0, 0));
+        let all = [s.init, s.data, s.mask, s.reinit, ReplicateSeeds::new(0, 1).init, ReplicateSeeds::new(1, 0).init];
+        for i in 0..all.len() {
+            for j in i + 1..all.len() {
+                assert_ne!(all[i], all[j]);
+            }
+        }
+        assert_eq!(Rng::new(1).next_u64(), 0x910A_2DEC_8902_5CC1);
+    }
+
+    #[test]
+    fn permutation_is_a_permutation() {
+        let mut p = Rng::new(7).permutation(1000);
+        assert_ne!(p, (0..1000).collect::<Vec<_>>());
+        p.sort();
+        assert_eq!(p, (0..1000).collect::<Vec<_>>());
+    }
+}

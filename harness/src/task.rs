@@ -1,0 +1,123 @@
+//! What a task plugs into the engine. A task names itself, its metrics and its hyperparameter
+//! presets; given resolved hyperparameters it loads its data once ([`Task::prepare`]) into a
+//! [`Problem`], which builds fresh networks ([`Problem::build`]) that the engine trains, masks,
+//! rewinds and checkpoints. Nothing here knows about pruning: tasks never touch masks.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Tensor};
+
+use lottery_results::MetricSpec;
+
+use crate::optim::OptimizerSpec;
+use crate::{EngineError, Step};
+
+/// A named set of defaults: `smoke` for tests (seconds), `quick` for a laptop (minutes), `paper`
+/// for the published setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    Smoke,
+    Quick,
+    Paper,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 3] = [Preset::Smoke, Preset::Quick, Preset::Paper];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Smoke => "smoke",
+            Preset::Quick => "quick",
+            Preset::Paper => "paper",
+        }
+    }
+}
+
+/// A task's defaults under one preset.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    /// Task hyperparameters; users override them with `--set key=value`.
+    pub hparams: toml::Table,
+    /// The rewind point used when `--rewind` is not given.
+    pub rewind: Step,
+}
+
+/// Where a task finds its inputs.
+#[derive(Debug, Clone)]
+pub struct TaskEnv {
+    pub data_dir: PathBuf,
+    pub device: Device,
+}
+
+/// Which held-out data an evaluation uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Val,
+    Test,
+}
+
+impl Split {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Val => "val",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// A registered task.
+pub trait Task: Send + Sync {
+    /// `family/name`, e.g. `image/mnist-lenet`.
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    /// Metrics every evaluation reports. The first one chooses the evaluation step on
+    /// validation data.
+    fn metrics(&self) -> Vec<MetricSpec>;
+    fn defaults(&self, preset: Preset) -> Defaults;
+    /// Loads the data and checks the hyperparameters.
+    fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, EngineError>;
+}
+
+/// The training budget and optimizer of a prepared task.
+#[derive(Debug, Clone)]
+pub struct Training {
+    pub iterations_per_epoch: u64,
+    pub steps: Step,
+    pub eval_every: Step,
+    pub optimizer: OptimizerSpec,
+}
+
+/// A prunable parameter and its pruning rate relative to `--rate` (e.g. 0.5 for the output layer
+/// of LeNet, which the lottery ticket paper prunes at half rate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrunableParam {
+    pub name: String,
+    pub rate_multiplier: f64,
+}
+
+/// A task with its data loaded.
+pub trait Problem {
+    fn training(&self) -> Training;
+    /// Builds a freshly initialized network into `root` (the engine seeds the initialization).
+    /// `data_seed` orders the training data.
+    fn build<'a>(&'a self, root: &nn::Path, data_seed: u64) -> Result<Box<dyn Network + 'a>, EngineError>;
+}
+
+/// A network bound to its data.
+pub trait Network {
+    fn prunable(&self) -> Vec<PrunableParam>;
+    /// The training loss of iteration `step` (the engine runs backward and the optimizer).
+    fn loss(&mut self, step: u64) -> Tensor;
+    /// Metrics on a held-out split, by the names of [`Task::metrics`].
+    fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64>;
+    /// State besides the variables that a checkpoint must keep (environment states, say).
+    fn extra_state(&self) -> Vec<(String, Tensor)> {
+        vec![]
+    }
+    fn load_extra_state(&mut self, _state: &BTreeMap<String, Tensor>) -> Result<(), EngineError> {
+        Ok(())
+    }
+}

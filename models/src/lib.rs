@@ -1,0 +1,41 @@
+//! Network architectures for lottery tasks. Each model is built into a `tch` variable store and
+//! names the parameters that may be pruned, with the role each plays (tasks map roles to
+//! per-layer pruning rates, e.g. the output layer at half rate).
+
+mod conv;
+mod lenet;
+
+pub use conv::ConvNet;
+pub use lenet::Lenet;
+
+use tch::nn;
+
+/// What a prunable parameter does in its network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Conv,
+    Hidden,
+    Output,
+}
+
+/// A parameter the pruning engine may mask, by its variable-store name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prunable {
+    pub name: String,
+    pub role: Role,
+}
+
+/// An image classifier: images in, class logits out.
+pub trait Classifier: nn::ModuleT {
+    /// The weight matrices and kernels that may be pruned. Biases are never listed.
+    fn prunable(&self) -> Vec<Prunable>;
+}
+
+pub(crate) fn weight_name(path: &nn::Path, layer: &str) -> String {
+    let prefix = path.components().collect::<Vec<_>>().join(".");
+    if prefix.is_empty() {
+        format!("{layer}.weight")
+    } else {
+        format!("{prefix}.{layer}.weight")
+    }
+}
