@@ -196,3 +196,50 @@ impl RunConfig {
         format!("{}-{}", self.task.replace('/', "-"), lottery_results::run_id(&self.canonical(task)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+
+    fn name(o: Overrides) -> String {
+        let registry = Registry::builtin();
+        let task = registry.get("image/mnist-lenet").unwrap();
+        RunConfig::resolve(task, Preset::Smoke, o).unwrap().run_name(task)
+    }
+
+    #[test]
+    fn run_folder_names_are_pinned() {
+        // These names are how existing results are found again: a change here orphans them.
+        assert_eq!(name(Overrides::default()), "image-mnist-lenet-59ca14737c");
+        let lr = Overrides { set: vec![("lr".into(), "0.001".into())], ..Default::default() };
+        assert_eq!(name(lr), "image-mnist-lenet-3e8bc5f69f");
+    }
+
+    #[test]
+    fn defaults_replicates_and_controls_do_not_change_the_identity() {
+        let base = name(Overrides::default());
+        let explicit = Overrides {
+            prune: Some(DEFAULT_PRUNE),
+            rate: Some(DEFAULT_RATE),
+            rewind: Some(Step::ZERO),
+            replicates: Some(5),
+            controls: Some(vec![TicketKind::Reinit]),
+            set: vec![("batch_size".into(), "60".into())],
+            ..Default::default()
+        };
+        assert_eq!(name(explicit), base);
+        assert_ne!(name(Overrides { prune: Some(0.5), ..Default::default() }), base);
+        assert_ne!(name(Overrides { seed: Some(1), ..Default::default() }), base);
+    }
+
+    #[test]
+    fn bad_settings_name_the_problem() {
+        let registry = Registry::builtin();
+        let task = registry.get("image/mnist-lenet").unwrap();
+        let err = |o| RunConfig::resolve(task, Preset::Smoke, o).unwrap_err().to_string();
+        assert!(err(Overrides { prune: Some(1.5), ..Default::default() }).contains("--prune 1.5 is out of range"));
+        assert!(err(Overrides { set: vec![("lrr".into(), "1".into())], ..Default::default() }).contains("valid keys (closest first): lr,"));
+        assert!(err(Overrides { set: vec![("lr".into(), "fast".into())], ..Default::default() }).contains("expected a number"));
+    }
+}

@@ -104,15 +104,25 @@ fn level_dir(dir: &Path, rep: u32, level: u32) -> PathBuf {
 }
 
 /// Writes `config.toml`, or checks that the folder's existing one is the same run.
-fn write_or_check_config(dir: &Path, config: &RunConfig, canonical: &str) -> Result<(), EngineError> {
+fn write_or_check_config(dir: &Path, config: &RunConfig, canonical: &str, device: Device) -> Result<(), EngineError> {
     let path = dir.join("config.toml");
     #[derive(serde::Serialize)]
     struct OnDisk<'a> {
         identity: &'a str,
+        /// Where the latest invocation trained (not part of the identity).
+        device: String,
         #[serde(flatten)]
         config: &'a RunConfig,
+        /// The seeds of each replicate, derived from `imp.seed`.
+        replicate_seeds: Vec<ReplicateSeeds>,
     }
-    let mut text = toml::to_string(&OnDisk { identity: canonical, config }).map_err(|e| EngineError::Task(e.to_string()))?;
+    let on_disk = OnDisk {
+        identity: canonical,
+        device: format!("{device:?}").to_lowercase(),
+        config,
+        replicate_seeds: (0..config.replicates).map(|r| ReplicateSeeds::new(config.imp.seed, r)).collect(),
+    };
+    let mut text = toml::to_string(&on_disk).map_err(|e| EngineError::Task(e.to_string()))?;
     text.insert_str(0, "# Resolved configuration of this run. `identity` is the text its folder name hashes.\n");
     if path.exists() {
         let old = std::fs::read_to_string(&path).map_err(|e| EngineError::Io(path.clone(), e))?;
@@ -144,7 +154,7 @@ impl<'a> Run<'a> {
         let config = &self.config;
         let canonical = config.canonical(self.task);
         std::fs::create_dir_all(&self.dir).map_err(|e| EngineError::Io(self.dir.clone(), e))?;
-        write_or_check_config(&self.dir, config, &canonical)?;
+        write_or_check_config(&self.dir, config, &canonical, self.env.device)?;
 
         let problem = self.task.prepare(&config.hparams, &self.env)?;
         let training = problem.training();

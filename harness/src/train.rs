@@ -129,6 +129,22 @@ fn evaluate(net: &mut dyn crate::task::Network, step: u64, curve: &mut Vec<Curve
     }
 }
 
+/// One optimizer update on the loss `loss` computes, keeping pruned weights at zero: gradients
+/// are masked before the update and weights after it. Returns the detached loss.
+pub fn training_step(loss: impl FnOnce() -> Tensor, optimizer: &mut Optimizer, mask: Option<&BoundMask>, step: u64) -> Tensor {
+    optimizer.zero_grad();
+    let loss = loss();
+    loss.backward();
+    if let Some(mask) = mask {
+        mask.apply_to_grads();
+    }
+    optimizer.step(step);
+    if let Some(mask) = mask {
+        mask.apply_to_weights();
+    }
+    loss.detach()
+}
+
 /// Trains one ticket, resuming from its checkpoint if there is one; returns at once if it is
 /// already finished.
 pub fn train_ticket(
@@ -191,13 +207,8 @@ pub fn train_ticket(
             }
         }
         tch::manual_seed(derive(spec.data_seed, "step", step) as i64);
-        optimizer.zero_grad();
-        let loss = net.loss(step);
-        loss.backward();
-        bound.apply_to_grads();
-        optimizer.step(step);
-        bound.apply_to_weights();
-        loss_sum += loss.detach().to_kind(Kind::Double);
+        let loss = training_step(|| net.loss(step), &mut optimizer, Some(&bound), step);
+        loss_sum += loss.to_kind(Kind::Double);
         loss_count += 1;
         step += 1;
         bar.set_position(step);
@@ -240,6 +251,47 @@ pub fn train_ticket(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::{LrSchedule, OptimizerSpec, Rule};
+    use lottery_models::{Classifier, Lenet};
+    use tch::nn::ModuleT;
+
+    #[test]
+    fn pruned_weights_and_their_optimizer_state_stay_exactly_zero() {
+        for rule in [Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }, Rule::Sgd { momentum: 0.9, nesterov: true }] {
+            tch::manual_seed(1);
+            let vs = nn::VarStore::new(Device::Cpu);
+            let net = Lenet::new(&vs.root(), 20, &[16], 4);
+            let vars = sorted_vars(&vs);
+            let layers = net
+                .prunable()
+                .iter()
+                .map(|p| (p.name.clone(), vars[&p.name].rand_like().ge(0.7).to_kind(Kind::Float)))
+                .collect();
+            let mask = Mask::from_layers(layers);
+            let bound = BoundMask::bind(&mask, &vars, Device::Cpu).unwrap();
+            bound.apply_to_weights();
+            let spec = OptimizerSpec { rule, lr: 0.05, weight_decay: 1e-3, schedule: LrSchedule::Constant, grad_clip: Some(1.0) };
+            let mut opt = Optimizer::new(spec, vars.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect());
+            let x = Tensor::randn([32, 20], (Kind::Float, Device::Cpu));
+            let y = Tensor::randint(4, [32], (Kind::Int64, Device::Cpu));
+            let first = training_step(|| net.forward_t(&x, true).cross_entropy_for_logits(&y), &mut opt, Some(&bound), 0).double_value(&[]);
+            let mut last = first;
+            for step in 1..50 {
+                last = training_step(|| net.forward_t(&x, true).cross_entropy_for_logits(&y), &mut opt, Some(&bound), step).double_value(&[]);
+            }
+            assert!(last < first, "{rule:?} did not train: {first} -> {last}");
+            let state: BTreeMap<String, Tensor> = opt.state_tensors().into_iter().collect();
+            for (name, m) in mask.layers() {
+                let pruned = m.eq(0.0);
+                let w = vars[name].masked_select(&pruned);
+                assert_eq!(w.abs().sum(Kind::Float).double_value(&[]), 0.0, "{name} pruned weights moved");
+                assert!(vars[name].masked_select(&m.eq(1.0)).abs().sum(Kind::Float).double_value(&[]) > 0.0);
+                for (key, t) in state.iter().filter(|(k, _)| k.ends_with(name.as_str())) {
+                    assert_eq!(t.masked_select(&pruned).abs().sum(Kind::Float).double_value(&[]), 0.0, "{key}");
+                }
+            }
+        }
+    }
 
     fn p(step: u64, split: &str, metric: &str, value: f64) -> CurvePoint {
         CurvePoint { step, split: split.into(), metric: metric.into(), value }

@@ -1,0 +1,74 @@
+//! Bad input gets a clear error naming the problem and the fix, and a non-zero exit.
+
+mod common;
+
+use common::*;
+
+fn fails(args: &[&str], code: i32, needles: &[&str]) {
+    let out = harness().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "harness {args:?}: {stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "harness {args:?}: expected `{needle}` in:\n{stderr}");
+    }
+}
+
+#[test]
+fn list_shows_every_image_task_with_metrics_and_presets() {
+    let out = run_ok(&["list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for task in ["image/mnist-lenet", "image/fashion-mnist-lenet", "image/cifar10-conv2", "image/cifar10-conv4", "image/cifar10-conv6"] {
+        assert!(text.contains(task), "{task} missing from:\n{text}");
+    }
+    assert!(text.contains("accuracy(↑)") && text.contains("smoke,quick,paper"), "{text}");
+}
+
+#[test]
+fn unknown_task_names_the_closest_valid_one_first() {
+    fails(&["run", "image/mnist-lenett"], 2, &["unknown task `image/mnist-lenett`", "(closest first): image/mnist-lenet,"]);
+}
+
+#[test]
+fn malformed_options_exit_2_with_the_accepted_forms() {
+    fails(&["run", "image/mnist-lenet", "--rewind", "500"], 2, &["invalid step `500`", "`500it`", "`2ep`"]);
+    fails(&["run", "image/mnist-lenet", "--prune", "1.2"], 2, &["--prune 1.2 is out of range"]);
+    fails(&["run", "image/mnist-lenet", "--rate", "0"], 2, &["--rate 0 is out of range"]);
+    fails(&["run", "image/mnist-lenet", "--controls", "winning,random"], 2, &["random", "reinit", "shuffle"]);
+    fails(&["run", "image/mnist-lenet", "--set", "lrr=0.1"], 2, &["unknown hyperparameter `lrr`", "lr"]);
+    fails(&["run", "image/mnist-lenet", "--device", "gpu"], 2, &["invalid device `gpu`"]);
+    fails(&["run", "image/mnist-lenet", "--preset", "fast"], 2, &["smoke", "quick", "paper"]);
+}
+
+#[test]
+fn missing_data_names_the_fetch_command() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    fails(
+        &["run", "image/mnist-lenet", "--preset", "smoke", "--data-dir", empty.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()],
+        1,
+        &["harness data fetch mnist", "train-images-idx3-ubyte.gz"],
+    );
+}
+
+#[test]
+fn rewind_at_or_after_the_end_of_training_is_rejected() {
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let data_dir = mnist_folder(data.path());
+    fails(
+        &["run", "image/mnist-lenet", "--preset", "smoke", "--rewind", "300it", "--data-dir", data_dir.to_str().unwrap(), "--out", out.path().to_str().unwrap()],
+        2,
+        &["--rewind 300it", "not before the end of training at iteration 300"],
+    );
+    fails(
+        &["run", "image/mnist-lenet", "--preset", "smoke", "--ignore", "fc9.weight", "--data-dir", data_dir.to_str().unwrap(), "--out", out.path().to_str().unwrap()],
+        2,
+        &["`fc9.weight` is not a prunable parameter", "fc1.weight"],
+    );
+}
+
+#[test]
+fn show_of_a_folder_that_is_not_a_run_says_what_to_give() {
+    let empty = tempfile::tempdir().unwrap();
+    fails(&["show", empty.path().to_str().unwrap()], 2, &["has no comparison.csv", "give the folder of a run"]);
+}

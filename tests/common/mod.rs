@@ -1,0 +1,84 @@
+//! Helpers shared by the end-to-end tests, which drive the `harness` binary like a user.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use lottery_datasets::{read_idx, write_idx_gz, IdxArray};
+
+pub fn harness() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+}
+
+pub fn run_ok(args: &[&str]) -> Output {
+    let out = harness().args(args).output().expect("harness starts");
+    assert!(
+        out.status.success(),
+        "harness {args:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `../shared/data`, the real benchmark files beside the checkout.
+pub fn shared_data() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    assert!(dir.join("mnist").is_dir(), "real test data expected at {}", dir.display());
+    dir
+}
+
+fn slice(a: &IdxArray, from: usize, to: usize) -> IdxArray {
+    let item: usize = a.dims[1..].iter().product();
+    let mut dims = a.dims.clone();
+    dims[0] = to - from;
+    IdxArray { dims, data: a.data[from * item..to * item].to_vec() }
+}
+
+/// A standard MNIST data folder made from the real test split: its first 8,000 images as the
+/// train files, the last 2,000 as the test files, in the same gzip IDX format.
+pub fn mnist_folder(root: &Path) -> PathBuf {
+    let src = shared_data().join("mnist");
+    let images = read_idx(&src.join("t10k-images-idx3-ubyte.gz")).unwrap();
+    let labels = read_idx(&src.join("t10k-labels-idx1-ubyte.gz")).unwrap();
+    let dir = root.join("mnist");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (prefix, from, to) in [("train", 0, 8000), ("t10k", 8000, 10_000)] {
+        write_idx_gz(&dir.join(format!("{prefix}-images-idx3-ubyte.gz")), &slice(&images, from, to)).unwrap();
+        write_idx_gz(&dir.join(format!("{prefix}-labels-idx1-ubyte.gz")), &slice(&labels, from, to)).unwrap();
+    }
+    root.to_path_buf()
+}
+
+/// The one run folder under `out`.
+pub fn run_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    assert_eq!(dirs.len(), 1, "expected one run folder in {}: {dirs:?}", out.display());
+    dirs[0].clone()
+}
+
+/// Rows of a CSV file as maps from column name to text.
+pub fn csv_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
+/// Runs a Python script with `args`; `None` (after saying why) when Python lacks pyarrow,
+/// safetensors or numpy, unless LOTTERY_REQUIRE_PYTHON=1 (as `./lottery test` sets), which makes
+/// that a failure.
+pub fn python(script: &str, args: &[&Path]) -> Option<String> {
+    let probe = Command::new("python3").args(["-c", "import pyarrow, safetensors, numpy"]).output();
+    if !probe.map(|o| o.status.success()).unwrap_or(false) {
+        let msg = "python3 with pyarrow, safetensors and numpy is needed (./lottery test installs them)";
+        assert!(std::env::var("LOTTERY_REQUIRE_PYTHON").as_deref() != Ok("1"), "{msg}");
+        eprintln!("skipped the Python half of this test: {msg}");
+        return None;
+    }
+    let out = Command::new("python3").arg("-c").arg(script).args(args).output().unwrap();
+    assert!(out.status.success(), "python failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}

@@ -1,0 +1,55 @@
+//! A run killed with SIGKILL at any moment and run again finishes with the same results as an
+//! uninterrupted run, and a finished run is never recomputed.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+
+fn args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "run", "image/mnist-lenet", "--prune", "0.5", "--preset", "smoke", "--controls", "reinit,shuffle",
+        "--set", "eval_every=50it", "--device", "cpu", "--quiet", "--data-dir", data, "--out", out,
+    ]
+}
+
+fn modified(path: &Path) -> SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+#[test]
+fn sigkill_then_rerun_gives_the_uninterrupted_results() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = mnist_folder(data.path());
+    let data_dir = data_dir.to_str().unwrap();
+
+    let clean = tempfile::tempdir().unwrap();
+    run_ok(&args(data_dir, clean.path().to_str().unwrap()));
+    let clean_run = run_dir(clean.path());
+
+    let killed = tempfile::tempdir().unwrap();
+    let out = killed.path().to_str().unwrap();
+    // Kill at several moments: early (level 0, before or after the rewind snapshot), and later.
+    for delay_ms in [700, 1900, 3100, 4700] {
+        let mut child = harness().args(args(data_dir, out)).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL on Unix
+        child.wait().unwrap();
+    }
+    run_ok(&args(data_dir, out));
+    let resumed_run = run_dir(killed.path());
+    assert_eq!(clean_run.file_name(), resumed_run.file_name());
+    for file in ["comparison.csv", "curves.csv"] {
+        let a = std::fs::read_to_string(clean_run.join(file)).unwrap();
+        let b = std::fs::read_to_string(resumed_run.join(file)).unwrap();
+        assert!(a == b, "{file} differs after SIGKILL and resume");
+    }
+
+    // Running again recomputes nothing.
+    let result = resumed_run.join("rep-0/level-03/winning/final.safetensors");
+    let before = modified(&result);
+    run_ok(&args(data_dir, out));
+    assert_eq!(modified(&result), before);
+}
