@@ -6,40 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// SplitMix64: tiny, fast, and stable across platforms and crate versions, which matters more
-/// here than statistical strength (it only orders data and shuffles masks).
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (Lemire's method without the rejection step; the bias is below 2^-40
-    /// for the sizes used here).
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
-    }
-
-    /// A uniformly random permutation of `0..n` (Fisher-Yates).
-    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
-        let mut p: Vec<usize> = (0..n).collect();
-        for i in (1..n).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            p.swap(i, j);
-        }
-        p
-    }
-}
+pub use lottery_envs::Rng;
 
 /// Derives an independent seed from a parent seed and a purpose. Seeds have 63 bits, so they fit
 /// libtorch's signed seeds and TOML's integers unchanged.
@@ -100,14 +67,6 @@ mod tests {
                 assert_ne!(all[i], all[j]);
             }
         }
-        assert_eq!(Rng::new(1).next_u64(), 0x910A_2DEC_8902_5CC1);
     }
 
-    #[test]
-    fn permutation_is_a_permutation() {
-        let mut p = Rng::new(7).permutation(1000);
-        assert_ne!(p, (0..1000).collect::<Vec<_>>());
-        p.sort();
-        assert_eq!(p, (0..1000).collect::<Vec<_>>());
-    }
 }
