@@ -136,7 +136,7 @@ impl RunConfig {
         for (name, rate) in &imp.layer_rates {
             check_fraction(&format!("--layer-rate {name}="), *rate, true)?;
         }
-        let mut controls = o.controls.unwrap_or_else(|| TicketKind::ALL.to_vec());
+        let mut controls = o.controls.unwrap_or_else(|| task.defaults(preset).controls);
         if !controls.contains(&TicketKind::Winning) {
             controls.push(TicketKind::Winning);
         }

@@ -16,6 +16,7 @@ pub mod optim;
 pub mod progress;
 pub mod prune;
 pub mod registry;
+pub mod rollout;
 pub mod seeds;
 pub mod show;
 pub mod step;

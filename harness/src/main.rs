@@ -13,7 +13,7 @@ use lottery_harness::engine::Run;
 use lottery_harness::prune::Strategy;
 use lottery_harness::registry::Registry;
 use lottery_harness::task::{Preset, TaskEnv};
-use lottery_harness::{show, EngineError, Step};
+use lottery_harness::{rollout, show, EngineError, Step};
 use lottery_results::TicketKind;
 
 #[derive(Parser)]
@@ -33,6 +33,11 @@ enum Command {
     Show {
         /// A run folder, e.g. results/image-mnist-lenet-1a2b3c4d5e.
         run_dir: PathBuf,
+    },
+    /// Environments: inspect them.
+    Env {
+        #[command(subcommand)]
+        command: EnvCommand,
     },
     /// Datasets: download and verify.
     Data {
@@ -57,6 +62,37 @@ enum DataCommand {
     List,
 }
 
+#[derive(Subcommand)]
+enum EnvCommand {
+    /// Print one episode as CSV: step, action, observation, reward, terminated, truncated.
+    Rollout {
+        /// Environment id, e.g. CartPole-v1 (see `harness env list`).
+        env: String,
+        /// Seed of the reset (and of random actions).
+        #[arg(long, default_value_t = 0, conflicts_with = "state")]
+        seed: u64,
+        /// Start from this internal state instead, e.g. 0.01,0,-0.02,0 for CartPole.
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        state: Option<Vec<f64>>,
+        /// The actions to take, e.g. 0,1,1,0.
+        #[arg(long, value_delimiter = ',', conflicts_with = "policy")]
+        actions: Option<Vec<usize>>,
+        /// Take uniformly random actions (the default without --actions).
+        #[arg(long, value_enum)]
+        policy: Option<Policy>,
+        /// Stop after this many steps even if the episode goes on.
+        #[arg(long)]
+        steps: Option<u32>,
+    },
+    /// List the environments.
+    List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Policy {
+    Random,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Control {
     Winning,
@@ -77,7 +113,7 @@ struct RunArgs {
     /// Rewind point: 0 (initialization), 500it, 2ep [default: the task's].
     #[arg(long)]
     rewind: Option<Step>,
-    /// Tickets to train at each level [default: winning,reinit,shuffle].
+    /// Tickets to train at each level: winning plus any of reinit, shuffle [default: the task's].
     #[arg(long, value_enum, value_delimiter = ',')]
     controls: Option<Vec<Control>>,
     #[arg(long, value_enum, default_value = "quick")]
@@ -180,6 +216,19 @@ fn main() -> ExitCode {
         }
         Command::Run(args) => run(&registry, args),
         Command::Show { run_dir } => show::render(&run_dir).map(|text| print!("{text}")),
+        Command::Env { command: EnvCommand::List } => {
+            for spec in lottery_envs::SPECS {
+                println!("{:<16} observations {}, actions {}, time limit {} (state: {})", spec.name, spec.observation_size, spec.actions, spec.max_episode_steps, spec.state_names);
+            }
+            Ok(())
+        }
+        Command::Env { command: EnvCommand::Rollout { env, seed, state, actions, policy: _, steps } } => {
+            let actions = match actions {
+                Some(list) => rollout::Actions::Given(list),
+                None => rollout::Actions::Random(seed.wrapping_add(1)),
+            };
+            rollout::rollout(&env, seed, state.as_deref(), actions, steps, &mut std::io::stdout().lock())
+        }
         Command::Data { command: DataCommand::List } => {
             for s in lottery_datasets::SOURCES {
                 println!("{:<14} {}", s.name, s.description);

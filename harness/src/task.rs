@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
 
-use lottery_results::MetricSpec;
+use lottery_results::{MetricSpec, TicketKind};
 
 use crate::optim::OptimizerSpec;
 use crate::{EngineError, Step};
@@ -43,6 +43,8 @@ pub struct Defaults {
     pub hparams: toml::Table,
     /// The rewind point used when `--rewind` is not given.
     pub rewind: Step,
+    /// The tickets trained at each level when `--controls` is not given.
+    pub controls: Vec<TicketKind>,
 }
 
 /// Where a task finds its inputs.

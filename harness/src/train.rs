@@ -87,9 +87,12 @@ pub fn summarize(curve: &[CurvePoint], metrics: &[MetricSpec]) -> BTreeMap<Strin
     };
     let mut out = BTreeMap::new();
     let Some(primary) = metrics.first() else { return out };
+    // Candidates are the evaluations that have the test metric too (an RL ticket has no finished
+    // training episode to report at its first evaluation).
     let evals: Vec<(u64, f64)> = curve
         .iter()
         .filter(|p| p.split == "val" && p.metric == primary.name && p.value.is_finite())
+        .filter(|p| at(p.step, "test", &primary.name).is_some())
         .map(|p| (p.step, p.value))
         .collect();
     let end = curve.iter().map(|p| p.step).max();

@@ -2,9 +2,11 @@
 //! names the parameters that may be pruned, with the role each plays (tasks map roles to
 //! per-layer pruning rates, e.g. the output layer at half rate).
 
+mod actor_critic;
 mod conv;
 mod lenet;
 
+pub use actor_critic::ActorCritic;
 pub use conv::ConvNet;
 pub use lenet::Lenet;
 

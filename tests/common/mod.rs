@@ -6,8 +6,12 @@ use std::process::{Command, Output};
 
 use lottery_datasets::{read_idx, write_idx_gz, IdxArray};
 
+/// The `harness` binary, one libtorch thread per process: the tests of a file run in parallel,
+/// and oversubscribed OpenMP threads spin against each other on a small machine.
 pub fn harness() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_harness"));
+    command.env("OMP_NUM_THREADS", "1").env("MKL_NUM_THREADS", "1");
+    command
 }
 
 pub fn run_ok(args: &[&str]) -> Output {

@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 
 use lottery_datasets::{load_cifar10, load_mnist_like, ImageSplit};
 use lottery_models::{Classifier, ConvNet, Lenet, Role};
-use lottery_results::{Direction, MetricSpec};
+use lottery_results::{Direction, MetricSpec, TicketKind};
 
 use crate::optim::{LrSchedule, OptimizerSpec, Rule};
 use crate::registry::Registry;
@@ -124,7 +124,7 @@ impl Task for ImageTask {
 
     fn defaults(&self, preset: Preset) -> Defaults {
         let hparams = toml::Table::try_from(self.hparams(preset)).expect("hyperparameters serialize to a table");
-        Defaults { hparams, rewind: Step::ZERO }
+        Defaults { hparams, rewind: Step::ZERO, controls: TicketKind::ALL.to_vec() }
     }
 
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, EngineError> {
