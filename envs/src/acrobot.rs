@@ -80,8 +80,9 @@ impl Dynamics for Acrobot {
         self.state.to_vec()
     }
 
-    fn set_state(&mut self, state: &[f64]) {
-        self.state.copy_from_slice(state);
+    fn set_state(&mut self, state: &[f64]) -> Result<(), String> {
+        self.state = state.try_into().map_err(|_| "4".to_string())?;
+        Ok(())
     }
 
     fn observation(&self) -> Vec<f32> {
@@ -89,7 +90,7 @@ impl Dynamics for Acrobot {
         [t1.cos(), t1.sin(), t2.cos(), t2.sin(), d1, d2].iter().map(|&v| v as f32).collect()
     }
 
-    fn step(&mut self, action: usize) -> (f64, bool) {
+    fn step(&mut self, action: usize, _rng: &mut Rng) -> (f64, bool) {
         let [t1, t2, d1, d2] = self.state;
         let ns = rk4(&[t1, t2, d1, d2, TORQUES[action]], DT);
         self.state = [

@@ -36,15 +36,16 @@ impl Dynamics for CartPole {
         self.state.to_vec()
     }
 
-    fn set_state(&mut self, state: &[f64]) {
-        self.state.copy_from_slice(state);
+    fn set_state(&mut self, state: &[f64]) -> Result<(), String> {
+        self.state = state.try_into().map_err(|_| "4".to_string())?;
+        Ok(())
     }
 
     fn observation(&self) -> Vec<f32> {
         self.state.iter().map(|&v| v as f32).collect()
     }
 
-    fn step(&mut self, action: usize) -> (f64, bool) {
+    fn step(&mut self, action: usize, _rng: &mut Rng) -> (f64, bool) {
         let [x, x_dot, theta, theta_dot] = self.state;
         let force = if action == 1 { FORCE_MAG } else { -FORCE_MAG };
         let (sintheta, costheta) = (theta.sin(), theta.cos());

@@ -1,7 +1,7 @@
 //! One environment: dynamics plus the episode bookkeeping Gymnasium's wrappers add (time limit,
 //! reset seeding, refusing to step a finished episode).
 
-use crate::{acrobot, cartpole, mountain_car, Rng};
+use crate::{acrobot, cartpole, lunar_lander, mountain_car, Rng};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EnvError {
@@ -10,21 +10,23 @@ pub enum EnvError {
     #[error("{env}: the episode has ended (terminated or truncated); call reset before stepping again")]
     NeedsReset { env: &'static str },
     #[error("{env}: a state has {expected} values ({names}), got {got}")]
-    BadState { env: &'static str, expected: usize, names: &'static str, got: usize },
+    BadState { env: &'static str, expected: String, names: &'static str, got: usize },
     #[error("unknown environment `{name}`; known: {known}")]
     Unknown { name: String, known: String },
 }
 
 /// The physics of an environment, without episode bookkeeping.
-pub trait Dynamics: Send {
+pub trait Dynamics {
     /// Samples an initial state as Gymnasium's `reset` does (same distribution).
     fn reset(&mut self, rng: &mut Rng);
     /// The full internal state (e.g. CartPole's x, x_dot, theta, theta_dot in float64).
     fn state(&self) -> Vec<f64>;
-    fn set_state(&mut self, state: &[f64]);
+    /// Restores a [`Dynamics::state`]; on a malformed one, says how many values it needs.
+    fn set_state(&mut self, state: &[f64]) -> Result<(), String>;
     fn observation(&self) -> Vec<f32>;
-    /// Advances one step with a valid action; returns (reward, terminated).
-    fn step(&mut self, action: usize) -> (f64, bool);
+    /// Advances one step with a valid action; returns (reward, terminated). Randomness within a
+    /// step (LunarLander's engine dispersion) comes from `rng`.
+    fn step(&mut self, action: usize, rng: &mut Rng) -> (f64, bool);
 }
 
 /// A registered environment: its name, sizes, time limit and constructor.
@@ -45,6 +47,7 @@ pub const SPECS: &[EnvSpec] = &[
     EnvSpec { name: "CartPole-v1", observation_size: 4, actions: 2, max_episode_steps: 500, state_names: cartpole::STATE_NAMES, make: cartpole::make },
     EnvSpec { name: "Acrobot-v1", observation_size: 6, actions: 3, max_episode_steps: 500, state_names: acrobot::STATE_NAMES, make: acrobot::make },
     EnvSpec { name: "MountainCar-v0", observation_size: 2, actions: 3, max_episode_steps: 200, state_names: mountain_car::STATE_NAMES, make: mountain_car::make },
+    EnvSpec { name: "LunarLander-v3", observation_size: 8, actions: 4, max_episode_steps: 1000, state_names: lunar_lander::STATE_NAMES, make: lunar_lander::make },
 ];
 
 impl EnvSpec {
@@ -92,11 +95,12 @@ impl Env {
     /// Starts an episode from a given internal state (for checking against other
     /// implementations).
     pub fn reset_to(&mut self, state: &[f64]) -> Result<Vec<f32>, EnvError> {
-        let expected = self.dynamics.state().len();
-        if state.len() != expected {
-            return Err(EnvError::BadState { env: self.spec.name, expected, names: self.spec.state_names, got: state.len() });
-        }
-        self.dynamics.set_state(state);
+        self.dynamics.set_state(state).map_err(|expected| EnvError::BadState {
+            env: self.spec.name,
+            expected,
+            names: self.spec.state_names,
+            got: state.len(),
+        })?;
         self.steps = 0;
         self.ended = Some(false);
         Ok(self.dynamics.observation())
@@ -109,7 +113,7 @@ impl Env {
         if action >= self.spec.actions {
             return Err(EnvError::InvalidAction { env: self.spec.name, action, actions: self.spec.actions });
         }
-        let (reward, terminated) = self.dynamics.step(action);
+        let (reward, terminated) = self.dynamics.step(action, &mut self.rng);
         self.steps += 1;
         let truncated = !terminated && self.steps >= self.spec.max_episode_steps;
         self.ended = Some(terminated || truncated);
@@ -132,7 +136,10 @@ impl Env {
     }
 
     pub fn restore(&mut self, state: &[f64], counters: [u64; 3]) {
-        self.dynamics.set_state(state);
+        // A batch member that was never reset has no state to restore.
+        if counters[1] != 0 {
+            self.dynamics.set_state(state).expect("a snapshot of the same environment");
+        }
         self.steps = counters[0] as u32;
         self.ended = match counters[1] {
             0 => None,

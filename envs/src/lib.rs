@@ -1,6 +1,7 @@
 //! Reinforcement-learning environments in Rust, with no Python anywhere: Gymnasium 1.x's classic
 //! control tasks with the same dynamics, observations, rewards, termination, truncation and reset
-//! distribution, and a vectorized batch that steps many copies in lockstep.
+//! distribution, LunarLander on a Rust port of Box2D, and a vectorized batch that steps many
+//! copies in lockstep.
 //!
 //! The environments are written here rather than taken from `gym-rs` (0.3): that crate panics on
 //! an invalid action where we need an error, links SDL2 for rendering, and has no Acrobot.
@@ -10,6 +11,7 @@
 mod acrobot;
 mod cartpole;
 mod env;
+mod lunar_lander;
 mod mountain_car;
 mod rng;
 mod vec_env;

@@ -32,16 +32,18 @@ impl Dynamics for MountainCar {
         vec![self.position, self.velocity]
     }
 
-    fn set_state(&mut self, state: &[f64]) {
-        self.position = state[0];
-        self.velocity = state[1];
+    fn set_state(&mut self, state: &[f64]) -> Result<(), String> {
+        let [position, velocity]: [f64; 2] = state.try_into().map_err(|_| "2".to_string())?;
+        self.position = position;
+        self.velocity = velocity;
+        Ok(())
     }
 
     fn observation(&self) -> Vec<f32> {
         vec![self.position as f32, self.velocity as f32]
     }
 
-    fn step(&mut self, action: usize) -> (f64, bool) {
+    fn step(&mut self, action: usize, _rng: &mut Rng) -> (f64, bool) {
         let mut velocity = self.velocity + (action as f64 - 1.0) * FORCE + (3.0 * self.position).cos() * (-GRAVITY);
         velocity = velocity.clamp(-MAX_SPEED, MAX_SPEED);
         let position = (self.position + velocity).clamp(MIN_POSITION, MAX_POSITION);

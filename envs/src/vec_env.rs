@@ -115,10 +115,11 @@ impl VecEnv {
         let mut ints = vec![self.episodes, self.finished.len() as u64];
         for (i, env) in self.envs.iter().enumerate() {
             let (state, counters) = env.snapshot();
-            floats.extend(state);
-            floats.push(self.returns[i]);
             ints.extend(counters);
             ints.push(self.lengths[i] as u64);
+            ints.push(state.len() as u64);
+            floats.extend(state);
+            floats.push(self.returns[i]);
         }
         for e in &self.finished {
             floats.push(e.episode_return);
@@ -130,17 +131,17 @@ impl VecEnv {
 
     /// Restores a [`VecEnv::snapshot`] of a batch with the same environment and size.
     pub fn restore(&mut self, floats: &[f64], ints: &[u64]) {
-        let state_len = self.envs[0].state().len();
         let (mut f, mut k) = (0, 2);
         self.episodes = ints[0];
         let finished = ints[1] as usize;
         for i in 0..self.envs.len() {
             let counters = [ints[k], ints[k + 1], ints[k + 2]];
+            self.lengths[i] = ints[k + 3] as u32;
+            let state_len = ints[k + 4] as usize;
             self.envs[i].restore(&floats[f..f + state_len], counters);
             self.returns[i] = floats[f + state_len];
-            self.lengths[i] = ints[k + 3] as u32;
             f += state_len + 1;
-            k += 4;
+            k += 5;
         }
         self.finished = (0..finished).map(|j| EpisodeStats { episode_return: floats[f + j], length: ints[k + j] as u32 }).collect();
         f += finished;

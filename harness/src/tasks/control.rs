@@ -270,6 +270,7 @@ pub fn register(registry: &mut Registry) {
         ControlTask { name: "control/cartpole", description: "A2C on CartPole (v1; v0 with the paper preset, as in Yu et al.), MLP 128x3", env: "CartPole-v1", paper_env: "CartPole-v0", hidden: 128, quick_steps: 1500 },
         ControlTask { name: "control/acrobot", description: "A2C on Acrobot-v1, MLP 256x3", env: "Acrobot-v1", paper_env: "Acrobot-v1", hidden: 256, quick_steps: 1500 },
         ControlTask { name: "control/mountaincar", description: "A2C on MountainCar-v0, MLP 256x3", env: "MountainCar-v0", paper_env: "MountainCar-v0", hidden: 256, quick_steps: 1500 },
+        ControlTask { name: "control/lunarlander", description: "A2C on LunarLander-v3 (discrete, Box2D port), MLP 256x3", env: "LunarLander-v3", paper_env: "LunarLander-v3", hidden: 256, quick_steps: 1500 },
     ];
     for task in tasks {
         registry.register(Box::new(task));

@@ -1,0 +1,103 @@
+//! Atomic file writes: a reader, or a run killed at any instant, sees the old file or the new one,
+//! never a torn one.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::ResultsError;
+
+/// A file being written under a temporary name in its final folder; [`AtomicFile::commit`] syncs it
+/// and renames it into place. Dropped without commit, the temporary file is removed.
+pub struct AtomicFile {
+    file: Option<File>,
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+impl AtomicFile {
+    pub fn create(dest: impl AsRef<Path>) -> Result<Self, ResultsError> {
+        let dest = dest.as_ref().to_path_buf();
+        let io_err = |source| ResultsError::Io { path: dest.clone(), source };
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(io_err)?;
+        }
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = dest.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+        let file = File::create(&tmp).map_err(io_err)?;
+        Ok(Self { file: Some(file), tmp, dest })
+    }
+
+    /// The temporary path, for writers that need a path rather than a `Write` (e.g. libtorch).
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    pub fn commit(mut self) -> Result<(), ResultsError> {
+        let io_err = |source| ResultsError::Io { path: self.dest.clone(), source };
+        // Reopen so writes made through `tmp_path` by another writer are synced too.
+        drop(self.file.take());
+        File::options().write(true).open(&self.tmp).and_then(|f| f.sync_all()).map_err(io_err)?;
+        fs::rename(&self.tmp, &self.dest).map_err(io_err)?;
+        if let Some(parent) = self.dest.parent() {
+            // Persist the rename itself; failure to open a directory is not fatal on every OS.
+            if let Ok(dir) = File::open(parent) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.as_mut().expect("file is open until commit").write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("file is open until commit").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to `dest` atomically.
+pub fn write_atomic(dest: impl AsRef<Path>, bytes: &[u8]) -> Result<(), ResultsError> {
+    let dest = dest.as_ref();
+    let mut file = AtomicFile::create(dest)?;
+    file.write_all(bytes).map_err(|source| ResultsError::Io { path: dest.to_path_buf(), source })?;
+    file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_whole_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        write_atomic(&path, b"first version, longer").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn uncommitted_write_leaves_old_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        write_atomic(&path, b"old").unwrap();
+        {
+            let mut f = AtomicFile::create(&path).unwrap();
+            f.write_all(b"new but abandoned").unwrap();
+        }
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
