@@ -47,6 +47,19 @@ fn sigkill_then_rerun_gives_the_uninterrupted_results() {
         assert!(a == b, "{file} differs after SIGKILL and resume");
     }
 
+    // Nothing half-written is left behind: no temporary files, no checkpoints of finished tickets.
+    let mut stack = vec![resumed_run.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(!name.contains(".tmp.") && !name.starts_with("checkpoint"), "left behind: {}", path.display());
+            if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+
     // Running again recomputes nothing.
     let result = resumed_run.join("rep-0/level-03/winning/final.safetensors");
     let before = modified(&result);

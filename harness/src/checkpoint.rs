@@ -75,11 +75,16 @@ impl Checkpoint {
         serde_json::from_str::<Progress>(&text).ok().map(|p| p.tensors)
     }
 
-    /// Removes the checkpoint once the ticket's result is written.
+    /// Removes the checkpoint once the ticket's result is written, with any tensor file that a
+    /// run killed between writing it and updating `checkpoint.json` left behind.
     pub fn clear(&self) {
-        if let Some(name) = self.load_progress_name() {
-            let _ = std::fs::remove_file(self.json());
-            let _ = std::fs::remove_file(self.dir.join(name));
+        let _ = std::fs::remove_file(self.json());
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("checkpoint-") && name.ends_with(".safetensors") {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
 }

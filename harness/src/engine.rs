@@ -154,6 +154,7 @@ impl<'a> Run<'a> {
         let config = &self.config;
         let canonical = config.canonical(self.task);
         std::fs::create_dir_all(&self.dir).map_err(|e| EngineError::Io(self.dir.clone(), e))?;
+        lottery_results::remove_stale_temporaries(&self.dir);
         write_or_check_config(&self.dir, config, &canonical, self.env.device)?;
 
         let problem = self.task.prepare(&config.hparams, &self.env)?;

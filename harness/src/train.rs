@@ -168,6 +168,9 @@ pub fn train_ticket(
     let seed = match spec.init {
         Init::Fresh(seed) | Init::Rewound { seed, .. } => seed,
     };
+    let mut seeds = spec.seeds.clone();
+    // The seed this ticket's variables were constructed from (a reinit ticket's fresh weights).
+    seeds.insert("ticket_init".into(), seed);
     tch::manual_seed(seed as i64);
     let vs = nn::VarStore::new(device);
     let mut net = problem.build(&vs.root(), spec.data_seed)?;
@@ -241,7 +244,7 @@ pub fn train_ticket(
         replicate: spec.replicate,
         level: spec.level,
         density: spec.mask.density(),
-        seeds: spec.seeds,
+        seeds,
         metrics: summarize(&curve, metrics),
         curve,
     };

@@ -66,6 +66,25 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Whether `name` is a temporary file of [`AtomicFile`].
+fn is_temporary(name: &str) -> bool {
+    name.starts_with('.') && name.rsplit_once(".tmp.").is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Removes, below `dir`, the temporary files that writers killed mid-write left behind. Call it
+/// only when no other process writes there.
+pub fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            remove_stale_temporaries(&path);
+        } else if is_temporary(&entry.file_name().to_string_lossy()) {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
 /// Writes `bytes` to `dest` atomically.
 pub fn write_atomic(dest: impl AsRef<Path>, bytes: &[u8]) -> Result<(), ResultsError> {
     let dest = dest.as_ref();
@@ -86,6 +105,20 @@ mod tests {
         write_atomic(&path, b"second").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"second");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a");
+        fs::create_dir_all(&sub).unwrap();
+        for name in [".x.csv.tmp.123", "keep.csv", ".hidden", "y.tmp.5"] {
+            fs::write(sub.join(name), b"").unwrap();
+        }
+        remove_stale_temporaries(dir.path());
+        let mut left: Vec<String> = fs::read_dir(&sub).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left, vec![".hidden", "keep.csv", "y.tmp.5"]);
     }
 
     #[test]

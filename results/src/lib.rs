@@ -11,7 +11,7 @@ mod run_id;
 mod table;
 mod ticket;
 
-pub use atomic::{write_atomic, AtomicFile};
+pub use atomic::{remove_stale_temporaries, write_atomic, AtomicFile};
 pub use comparison::{comparison_table, Direction, MetricSpec};
 pub use run_id::run_id;
 pub use table::{Column, Table};
