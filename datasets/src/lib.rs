@@ -24,7 +24,7 @@ use std::path::PathBuf;
 pub enum DataError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not a valid {format} file: {reason}")]
+    #[error("{path} is not a valid {format} file: {reason}; replace it with the original (`harness data fetch` downloads and verifies it)")]
     Format { path: PathBuf, format: &'static str, reason: String },
     #[error("dataset `{dataset}` is missing {path}; run `harness data fetch {dataset} --data-dir {data_dir}` or point --data-dir (or LOTTERY_DATA) at a folder that holds `{dataset}/`")]
     Missing { dataset: String, path: PathBuf, data_dir: PathBuf },
