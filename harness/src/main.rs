@@ -144,6 +144,10 @@ struct RunArgs {
     /// Parent folder of run folders.
     #[arg(long, default_value = "results")]
     out: PathBuf,
+    /// CPU threads for libtorch [default: libtorch's, one per core]. Use 1 per process when
+    /// running several jobs at once: oversubscribed threads spin against each other.
+    #[arg(long)]
+    threads: Option<u16>,
     /// No progress output; only the final table.
     #[arg(long)]
     quiet: bool,
@@ -193,6 +197,12 @@ fn run(registry: &Registry, args: RunArgs) -> Result<(), EngineError> {
                 .collect()
         }),
     };
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            return Err(EngineError::Usage("--threads 0: use at least 1".into()));
+        }
+        tch::set_num_threads(threads.into());
+    }
     let config = RunConfig::resolve(task, args.preset, overrides)?;
     let device = args.device.resolve()?;
     let dir = args.out.join(config.run_name(task));
