@@ -148,7 +148,7 @@ struct RunArgs {
     /// running several jobs at once: oversubscribed threads spin against each other.
     #[arg(long)]
     threads: Option<u16>,
-    /// No progress output; only the final table.
+    /// Plain log lines instead of progress bars.
     #[arg(long)]
     quiet: bool,
 }

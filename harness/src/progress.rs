@@ -8,15 +8,15 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 /// Reports the run's progress: tickets overall, and iterations of the ticket in training.
 pub struct Reporter {
     bars: Option<(MultiProgress, ProgressBar)>,
-    quiet: bool,
     started: Instant,
 }
 
 impl Reporter {
-    /// Bars when stderr is a terminal and not `quiet`; log lines when not a terminal; nothing
-    /// but errors and the final table with `quiet`.
+    /// Bars on a terminal; with `quiet`, or when output goes to a file or pipe, a plain log line
+    /// per finished ticket instead (on stderr, so stdout holds only the table).
     pub fn new(total_tickets: u64, quiet: bool) -> Self {
-        let bars = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let terminal = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+        let bars = (!quiet && terminal).then(|| {
             let multi = MultiProgress::new();
             let overall = multi.add(ProgressBar::new(total_tickets));
             overall.set_style(
@@ -27,7 +27,7 @@ impl Reporter {
             overall.set_prefix("IMP");
             (multi, overall)
         });
-        Reporter { bars, quiet, started: Instant::now() }
+        Reporter { bars, started: Instant::now() }
     }
 
     /// A bar for one ticket's training iterations (hidden when not on a terminal).
@@ -56,8 +56,7 @@ impl Reporter {
                 overall.inc(1);
                 let _ = multi.println(line);
             }
-            None if !self.quiet => eprintln!("[{:>7.1}s] {line}", self.started.elapsed().as_secs_f64()),
-            None => {}
+            None => eprintln!("[{:>7.1}s] {line}", self.started.elapsed().as_secs_f64()),
         }
     }
 
@@ -66,8 +65,7 @@ impl Reporter {
             Some((multi, _)) => {
                 let _ = multi.println(line);
             }
-            None if !self.quiet => eprintln!("{line}"),
-            None => {}
+            None => eprintln!("{line}"),
         }
     }
 
