@@ -4,6 +4,7 @@
 
 use std::f64::consts::PI;
 
+use crate::env::{fixed_state, uniform_state};
 use crate::{Dynamics, Rng};
 
 pub const STATE_NAMES: &str = "theta1, theta2, dtheta1, dtheta2";
@@ -71,9 +72,7 @@ fn wrap(mut x: f64, m: f64, big_m: f64) -> f64 {
 
 impl Dynamics for Acrobot {
     fn reset(&mut self, rng: &mut Rng) {
-        for s in &mut self.state {
-            *s = rng.uniform(-0.1, 0.1);
-        }
+        self.state = uniform_state(rng, 0.1);
     }
 
     fn state(&self) -> Vec<f64> {
@@ -81,7 +80,7 @@ impl Dynamics for Acrobot {
     }
 
     fn set_state(&mut self, state: &[f64]) -> Result<(), String> {
-        self.state = state.try_into().map_err(|_| "4".to_string())?;
+        self.state = fixed_state(state)?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! CartPole (Barto, Sutton & Anderson 1983) as in Gymnasium 1.x: Euler integration in float64,
 //! observations in float32, reward 1 on every step including the one that terminates.
 
+use crate::env::{fixed_state, uniform_state};
 use crate::{Dynamics, Rng};
 
 pub const STATE_NAMES: &str = "x, x_dot, theta, theta_dot";
@@ -27,9 +28,7 @@ pub fn make() -> Box<dyn Dynamics> {
 
 impl Dynamics for CartPole {
     fn reset(&mut self, rng: &mut Rng) {
-        for s in &mut self.state {
-            *s = rng.uniform(-0.05, 0.05);
-        }
+        self.state = uniform_state(rng, 0.05);
     }
 
     fn state(&self) -> Vec<f64> {
@@ -37,7 +36,7 @@ impl Dynamics for CartPole {
     }
 
     fn set_state(&mut self, state: &[f64]) -> Result<(), String> {
-        self.state = state.try_into().map_err(|_| "4".to_string())?;
+        self.state = fixed_state(state)?;
         Ok(())
     }
 

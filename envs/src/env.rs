@@ -29,6 +29,16 @@ pub trait Dynamics {
     fn step(&mut self, action: usize, rng: &mut Rng) -> (f64, bool);
 }
 
+/// A state of exactly `N` values, or how many it needs.
+pub(crate) fn fixed_state<const N: usize>(state: &[f64]) -> Result<[f64; N], String> {
+    state.try_into().map_err(|_| N.to_string())
+}
+
+/// `N` values drawn uniformly from `[-bound, bound)`: the reset of CartPole and Acrobot.
+pub(crate) fn uniform_state<const N: usize>(rng: &mut Rng, bound: f64) -> [f64; N] {
+    std::array::from_fn(|_| rng.uniform(-bound, bound))
+}
+
 /// A registered environment: its name, sizes, time limit and constructor.
 #[derive(Clone, Copy)]
 pub struct EnvSpec {

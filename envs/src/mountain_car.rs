@@ -1,5 +1,6 @@
 //! MountainCar (Moore 1990) as in Gymnasium 1.x: reward -1 per step, terminated at the goal.
 
+use crate::env::fixed_state;
 use crate::{Dynamics, Rng};
 
 pub const STATE_NAMES: &str = "position, velocity";
@@ -33,7 +34,7 @@ impl Dynamics for MountainCar {
     }
 
     fn set_state(&mut self, state: &[f64]) -> Result<(), String> {
-        let [position, velocity]: [f64; 2] = state.try_into().map_err(|_| "2".to_string())?;
+        let [position, velocity] = fixed_state(state)?;
         self.position = position;
         self.velocity = velocity;
         Ok(())
