@@ -25,8 +25,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the registered tasks with their metrics and presets.
-    List,
+    /// List the registered tasks; with a task name, its defaults and hyperparameters per preset.
+    List {
+        /// Show this task's hyperparameters (the keys `--set` takes).
+        task: Option<String>,
+    },
     /// Run (or resume) IMP with rewinding on a task and compare winning tickets with controls.
     Run(RunArgs),
     /// Print the comparison table of a run folder.
@@ -175,6 +178,16 @@ fn list(registry: &Registry) {
     }
 }
 
+fn describe_task(task: &dyn lottery_harness::task::Task) {
+    println!("{}: {}", task.name(), task.description());
+    for preset in Preset::ALL {
+        let d = task.defaults(preset);
+        let controls: Vec<&str> = d.controls.iter().map(|c| c.as_str()).collect();
+        println!("\n[{}]  rewind {}, tickets {}", preset.as_str(), d.rewind, controls.join(","));
+        print!("{}", toml::to_string(&d.hparams).unwrap_or_default());
+    }
+}
+
 fn run(registry: &Registry, args: RunArgs) -> Result<(), EngineError> {
     let task = registry.get(&args.task)?;
     let overrides = Overrides {
@@ -220,10 +233,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let registry = Registry::builtin();
     let result = match cli.command {
-        Command::List => {
+        Command::List { task: None } => {
             list(&registry);
             Ok(())
         }
+        Command::List { task: Some(name) } => registry.get(&name).map(describe_task),
         Command::Run(args) => run(&registry, args),
         Command::Show { run_dir } => show::render(&run_dir).map(|text| print!("{text}")),
         Command::Env { command: EnvCommand::List } => {
