@@ -38,7 +38,7 @@ fn killed_a2c_training_resumes_exactly() {
     let killed = tempfile::tempdir().unwrap();
     let out = killed.path().to_str().unwrap();
     for delay_ms in [600, 1700, 2900] {
-        let mut child = harness().args(smoke_args(out)).spawn().unwrap();
+        let mut child = harness().args(smoke_args(out)).stderr(std::process::Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill();
         child.wait().unwrap();

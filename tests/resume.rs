@@ -4,6 +4,7 @@
 mod common;
 
 use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use common::*;
@@ -33,7 +34,7 @@ fn sigkill_then_rerun_gives_the_uninterrupted_results() {
     let out = killed.path().to_str().unwrap();
     // Kill at several moments: early (level 0, before or after the rewind snapshot), and later.
     for delay_ms in [700, 1900, 3100, 4700] {
-        let mut child = harness().args(args(data_dir, out)).spawn().unwrap();
+        let mut child = harness().args(args(data_dir, out)).stderr(Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL on Unix
         child.wait().unwrap();
@@ -59,6 +60,17 @@ fn sigkill_then_rerun_gives_the_uninterrupted_results() {
             }
         }
     }
+
+    // A second process on the same run folder is refused while the first one runs.
+    let busy = killed.path().join("busy");
+    let busy = busy.to_str().unwrap();
+    let mut first = harness().args(args(data_dir, busy)).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = harness().args(args(data_dir, busy)).output().unwrap();
+    let _ = first.kill();
+    first.wait().unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("is being written by another harness process"));
 
     // Running again recomputes nothing.
     let result = resumed_run.join("rep-0/level-03/winning/final.safetensors");

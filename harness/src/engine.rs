@@ -154,6 +154,8 @@ impl<'a> Run<'a> {
         let config = &self.config;
         let canonical = config.canonical(self.task);
         std::fs::create_dir_all(&self.dir).map_err(|e| EngineError::Io(self.dir.clone(), e))?;
+        let _lock = lottery_results::RunLock::acquire(&self.dir)??;
+        // Safe now that this process is the folder's only writer.
         lottery_results::remove_stale_temporaries(&self.dir);
         write_or_check_config(&self.dir, config, &canonical, self.env.device)?;
 

@@ -50,6 +50,8 @@ pub enum EngineError {
     Diverged(String),
     #[error("task error: {0}")]
     Task(String),
+    #[error(transparent)]
+    Busy(#[from] lottery_results::Locked),
 }
 
 impl EngineError {

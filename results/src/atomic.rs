@@ -72,7 +72,7 @@ fn is_temporary(name: &str) -> bool {
 }
 
 /// Removes, below `dir`, the temporary files that writers killed mid-write left behind. Call it
-/// only when no other process writes there.
+/// only when no other process writes there (hold the folder's [`crate::RunLock`]).
 pub fn remove_stale_temporaries(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else { return };
     for entry in entries.flatten() {

@@ -7,12 +7,14 @@
 
 mod atomic;
 mod comparison;
+mod lock;
 mod run_id;
 mod table;
 mod ticket;
 
 pub use atomic::{remove_stale_temporaries, write_atomic, AtomicFile};
 pub use comparison::{comparison_table, Direction, MetricSpec};
+pub use lock::{Locked, RunLock};
 pub use run_id::run_id;
 pub use table::{Column, Table};
 pub use ticket::{curves_table, CurvePoint, TicketKind, TicketResult};
