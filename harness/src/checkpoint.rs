@@ -32,8 +32,8 @@ pub struct Progress {
 }
 
 /// A ticket's checkpoint: `checkpoint.json` naming a tensor file beside it. The tensor file is
-/// written first under a new name, then the JSON is replaced atomically, then the old tensor file
-/// is removed, so a kill at any instant leaves a consistent checkpoint.
+/// written first under a new name, then the JSON is replaced atomically, then older tensor files
+/// are removed, so a kill at any instant leaves a consistent checkpoint.
 pub struct Checkpoint {
     dir: PathBuf,
 }
@@ -59,30 +59,27 @@ impl Checkpoint {
     }
 
     pub fn save(&self, step: u64, curve: &[CurvePoint], tensors: &[(String, Tensor)]) -> Result<(), EngineError> {
-        let old = self.load_progress_name();
         let name = format!("checkpoint-{step}.safetensors");
         write_safetensors_atomic(&self.dir.join(&name), tensors)?;
         let progress = Progress { step, tensors: name.clone(), curve: curve.to_vec() };
         write_atomic(self.json(), serde_json::to_string(&progress).expect("progress serializes").as_bytes())?;
-        if let Some(old) = old.filter(|o| *o != name) {
-            let _ = std::fs::remove_file(self.dir.join(old));
-        }
+        self.remove_tensor_files(Some(&name));
         Ok(())
     }
 
-    fn load_progress_name(&self) -> Option<String> {
-        let text = std::fs::read_to_string(self.json()).ok()?;
-        serde_json::from_str::<Progress>(&text).ok().map(|p| p.tensors)
-    }
-
-    /// Removes the checkpoint once the ticket's result is written, with any tensor file that a
-    /// run killed between writing it and updating `checkpoint.json` left behind.
+    /// Removes the checkpoint once the ticket's result is written.
     pub fn clear(&self) {
         let _ = std::fs::remove_file(self.json());
+        self.remove_tensor_files(None);
+    }
+
+    /// Removes checkpoint tensor files other than `keep`: the one the previous checkpoint named,
+    /// and any a run killed between writing one and updating `checkpoint.json` left behind.
+    fn remove_tensor_files(&self, keep: Option<&str>) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("checkpoint-") && name.ends_with(".safetensors") {
+            if name.starts_with("checkpoint-") && name.ends_with(".safetensors") && Some(name.as_str()) != keep {
                 let _ = std::fs::remove_file(entry.path());
             }
         }

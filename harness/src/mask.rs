@@ -31,10 +31,6 @@ impl Mask {
         &self.0
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &String> {
-        self.0.keys()
-    }
-
     /// (surviving, total) weights of each layer.
     pub fn counts(&self) -> BTreeMap<String, (u64, u64)> {
         self.0

@@ -30,10 +30,6 @@ impl TicketKind {
             TicketKind::Shuffle => "shuffle",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
 }
 
 impl fmt::Display for TicketKind {
