@@ -86,3 +86,26 @@ fn fetch_of_an_unknown_dataset_lists_the_known_ones() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("known datasets: mnist, fashion-mnist, cifar10"));
 }
+
+#[test]
+fn fetched_ptb_is_verified_and_loads_for_the_lm_task() {
+    let ptb = shared_data().join("ptb");
+    let names = ["ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"];
+    let files = names.iter().map(|n| (n.to_string(), std::fs::read(ptb.join(n)).unwrap())).collect();
+    let (base, _) = serve(files);
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let out = run_ok(&["data", "fetch", "ptb", "--data-dir", data_dir, "--mirror", &base]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for name in names {
+        assert!(stdout.contains(&format!("downloaded and verified {}", data.path().join("ptb").join(name).display())), "{stdout}");
+    }
+    let results = tempfile::tempdir().unwrap();
+    run_ok(&["run", "lm/ptb-lstm", "--preset", "smoke", "--prune", "0.2", "--controls", "winning", "--quiet", "--data-dir", data_dir, "--out", results.path().to_str().unwrap()]);
+    let levels: Vec<String> = csv_rows(&run_dir(results.path()).join("comparison.csv"))
+        .into_iter()
+        .filter(|r| r["metric"] == "test_perplexity")
+        .map(|r| r["level"].clone())
+        .collect();
+    assert_eq!(levels, ["0", "1"]);
+}

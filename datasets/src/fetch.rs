@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::{io_err, source, DataError, RemoteFile, SOURCES};
+use crate::{io_err, source, DataError, RemoteFile, Unpack, SOURCES};
 
 /// What a fetch did, file by file.
 #[derive(Debug, Default)]
@@ -80,6 +80,31 @@ fn unpack_tar_gz(archive: &Path, into: &Path) -> Result<(), DataError> {
     tar::Archive::new(flate2::read::GzDecoder::new(file)).unpack(into).map_err(io_err(archive))
 }
 
+/// Unpacks a zip whose entries share one top folder into `into`, without that folder.
+pub fn unpack_zip_strip_top(archive: &Path, into: &Path) -> Result<(), DataError> {
+    let format_err = |reason: String| DataError::Format { path: archive.to_path_buf(), format: "zip", reason };
+    let file = File::open(archive).map_err(io_err(archive))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| format_err(e.to_string()))?;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| format_err(e.to_string()))?;
+        // enclosed_name rejects absolute paths and `..`, so nothing lands outside `into`.
+        let Some(name) = entry.enclosed_name() else {
+            return Err(format_err(format!("entry `{}` escapes the archive", entry.name_raw().escape_ascii())));
+        };
+        let inner: PathBuf = name.components().skip(1).collect();
+        if inner.as_os_str().is_empty() || entry.is_dir() {
+            continue;
+        }
+        let dest = into.join(inner);
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        let mut out = File::create(&dest).map_err(io_err(&dest))?;
+        std::io::copy(&mut entry, &mut out).map_err(io_err(&dest))?;
+    }
+    Ok(())
+}
+
 fn fetch_file(
     dataset: &str,
     file: &RemoteFile,
@@ -97,14 +122,16 @@ fn fetch_file(
         None => file.url.to_string(),
     };
     download(&url, &dest, dataset, file.sha256)?;
-    if file.unpack {
-        unpack_tar_gz(&dest, dir)?;
+    match file.unpack {
+        Unpack::No => {}
+        Unpack::TarGz => unpack_tar_gz(&dest, dir)?,
+        Unpack::ZipStripTop => unpack_zip_strip_top(&dest, dir)?,
     }
     report.downloaded.push(dest);
     Ok(())
 }
 
-/// Fetches every file of dataset `name` into `<data_dir>/<name>/`, from `mirror` (a base URL
+/// Fetches every file of dataset `name` into `<data_dir>/<folder>/`, from `mirror` (a base URL
 /// holding the files under their canonical names) when given, else from the canonical URLs.
 /// Files already present with the right checksum are not downloaded again; all files are tried
 /// even when one fails, and the first failure is returned.
@@ -113,7 +140,7 @@ pub fn fetch(name: &str, data_dir: &Path, mirror: Option<&str>) -> Result<FetchR
         name: name.to_string(),
         known: SOURCES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
     })?;
-    let dir = data_dir.join(name);
+    let dir = data_dir.join(src.folder);
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let mut report = FetchReport::default();
     let mut first_error = None;
@@ -147,6 +174,22 @@ mod tests {
     fn unknown_dataset_lists_known_ones() {
         let dir = tempfile::tempdir().unwrap();
         let err = fetch("mnistt", dir.path(), None).unwrap_err().to_string();
-        assert!(err.contains("mnist, fashion-mnist, cifar10"), "{err}");
+        assert!(err.contains("mnist, fashion-mnist, cifar10, ptb, wikitext2"), "{err}");
+    }
+
+    #[test]
+    fn zip_unpacks_without_its_top_folder() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("a.zip");
+        let mut zip = zip::ZipWriter::new(File::create(&archive).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        zip.add_directory("wikitext-2/", options).unwrap();
+        zip.start_file("wikitext-2/wiki.test.tokens", options).unwrap();
+        zip.write_all(b" = Title = \n").unwrap();
+        zip.finish().unwrap();
+        let out = dir.path().join("out");
+        unpack_zip_strip_top(&archive, &out).unwrap();
+        assert_eq!(fs::read_to_string(out.join("wiki.test.tokens")).unwrap(), " = Title = \n");
     }
 }

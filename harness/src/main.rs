@@ -136,6 +136,9 @@ struct RunArgs {
     /// Per-level rate of one layer, replacing the task's (repeatable), e.g. fc3.weight=0.1.
     #[arg(long, value_name = "NAME=RATE", value_parser = parse_layer_rate)]
     layer_rate: Vec<(String, f64)>,
+    /// Prune embedding matrices too (tasks with embeddings; the same as --set prune_embeddings=true).
+    #[arg(long)]
+    prune_embeddings: bool,
     /// Task hyperparameter (repeatable), e.g. lr=0.001 or steps=2ep.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     set: Vec<(String, String)>,
@@ -190,6 +193,13 @@ fn describe_task(task: &dyn lottery_harness::task::Task) {
 
 fn run(registry: &Registry, args: RunArgs) -> Result<(), EngineError> {
     let task = registry.get(&args.task)?;
+    let mut set = args.set;
+    if args.prune_embeddings {
+        if !task.defaults(args.preset).hparams.contains_key("prune_embeddings") {
+            return Err(EngineError::Usage(format!("--prune-embeddings: {} has no embedding matrix to prune; drop the flag", task.name())));
+        }
+        set.push(("prune_embeddings".into(), "true".into()));
+    }
     let overrides = Overrides {
         prune: args.prune,
         rate: args.rate,
@@ -198,7 +208,7 @@ fn run(registry: &Registry, args: RunArgs) -> Result<(), EngineError> {
         seed: args.seed,
         ignore: args.ignore,
         layer_rates: args.layer_rate,
-        set: args.set,
+        set,
         replicates: args.replicates,
         controls: args.controls.map(|cs| {
             cs.into_iter()

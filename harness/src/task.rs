@@ -106,6 +106,11 @@ pub trait Problem {
     /// Builds a freshly initialized network into `root` (the engine seeds the initialization).
     /// `data_seed` orders the training data.
     fn build<'a>(&'a self, root: &nn::Path, data_seed: u64) -> Result<Box<dyn Network + 'a>, EngineError>;
+    /// Files the run folder keeps beside the results (a vocabulary's `tokenizer.json`, say), by
+    /// file name. They must depend only on the task's data and hyperparameters.
+    fn artifacts(&self) -> Vec<(String, Vec<u8>)> {
+        vec![]
+    }
 }
 
 /// A network bound to its data.

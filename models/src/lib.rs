@@ -5,10 +5,12 @@
 mod actor_critic;
 mod conv;
 mod lenet;
+mod lstm_lm;
 
 pub use actor_critic::ActorCritic;
 pub use conv::ConvNet;
 pub use lenet::Lenet;
+pub use lstm_lm::{stream_nll, LstmLm, LstmLmConfig, LstmState, StreamNll};
 
 use tch::nn;
 
@@ -18,6 +20,8 @@ pub enum Role {
     Conv,
     Hidden,
     Output,
+    /// A token embedding table.
+    Embedding,
 }
 
 /// A parameter the pruning engine may mask, by its variable-store name.

@@ -72,12 +72,12 @@ pub fn csv_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> 
 }
 
 /// Runs a Python script with `args`; `None` (after saying why) when Python lacks pyarrow,
-/// safetensors or numpy, unless LOTTERY_REQUIRE_PYTHON=1 (as `./lottery test` sets), which makes
+/// safetensors, numpy or tokenizers, unless LOTTERY_REQUIRE_PYTHON=1 (as `./lottery test` sets), which makes
 /// that a failure.
 pub fn python(script: &str, args: &[&Path]) -> Option<String> {
-    let probe = Command::new("python3").args(["-c", "import pyarrow, safetensors, numpy"]).output();
+    let probe = Command::new("python3").args(["-c", "import pyarrow, safetensors, numpy, tokenizers"]).output();
     if !probe.map(|o| o.status.success()).unwrap_or(false) {
-        let msg = "python3 with pyarrow, safetensors and numpy is needed (./lottery test installs them)";
+        let msg = "python3 with pyarrow, safetensors, numpy and tokenizers is needed (./lottery test installs them)";
         assert!(std::env::var("LOTTERY_REQUIRE_PYTHON").as_deref() != Ok("1"), "{msg}");
         eprintln!("skipped the Python half of this test: {msg}");
         return None;

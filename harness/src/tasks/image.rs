@@ -258,7 +258,7 @@ impl Network for ImageNetwork<'_> {
             .map(|p| PrunableParam {
                 rate_multiplier: match p.role {
                     Role::Conv => self.problem.conv_rate_multiplier,
-                    Role::Hidden => 1.0,
+                    Role::Hidden | Role::Embedding => 1.0,
                     // The paper prunes output layers at half the rate of the others.
                     Role::Output => 0.5,
                 },

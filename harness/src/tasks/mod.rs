@@ -3,10 +3,12 @@
 
 pub mod control;
 pub mod image;
+pub mod lm;
 
 use crate::registry::Registry;
 
 pub fn register_all(registry: &mut Registry) {
     control::register(registry);
     image::register(registry);
+    lm::register(registry);
 }
