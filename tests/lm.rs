@@ -128,3 +128,34 @@ fn missing_corpus_names_the_fetch_command() {
     let err = fails(&["run", "lm/wikitext2-lstm", "--preset", "smoke", "--data-dir", empty.path().to_str().unwrap(), "--out", empty.path().to_str().unwrap()], 1);
     assert!(err.contains("harness data fetch wikitext2") && err.contains("wiki.train.tokens"), "{err}");
 }
+
+/// The WikiText-2 train split is not among the shared files, so the real validation split stands
+/// in for it; the test split is the real one.
+#[test]
+fn wikitext2_format_trains_with_its_own_vocabulary() {
+    let real = shared_data().join("wikitext-2");
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("wikitext-2");
+    std::fs::create_dir(&dir).unwrap();
+    let valid = std::fs::read_to_string(real.join("wiki.valid.tokens")).unwrap();
+    std::fs::write(dir.join("wiki.train.tokens"), &valid).unwrap();
+    let first_lines: String = valid.lines().take(400).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.join("wiki.valid.tokens"), first_lines).unwrap();
+    std::fs::copy(real.join("wiki.test.tokens"), dir.join("wiki.test.tokens")).unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let args = ["run", "lm/wikitext2-lstm", "--preset", "smoke", "--prune", "0.2", "--controls", "winning", "--quiet", "--data-dir", data.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()];
+    run_ok(&args);
+    let run = run_dir(out.path());
+    let corpus: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("corpus.json")).unwrap()).unwrap();
+    // Every distinct word of the train file (<unk> among them) plus <eos>.
+    let words: std::collections::BTreeSet<&str> = valid.split_whitespace().collect();
+    assert!(words.contains("<unk>"));
+    assert_eq!(corpus["vocab_size"].as_u64().unwrap() as usize, words.len() + 1);
+    // One <eos> per line, blank lines included (as in the PyTorch word_language_model example).
+    let test = std::fs::read_to_string(real.join("wiki.test.tokens")).unwrap();
+    assert_eq!(corpus["tokens"]["test"].as_u64().unwrap() as usize, test.split_whitespace().count() + test.lines().count());
+    let ppl: Vec<f64> = csv_rows(&run.join("comparison.csv")).iter().filter(|r| r["metric"] == "test_perplexity").map(|r| r["winning_mean"].parse().unwrap()).collect();
+    assert_eq!(ppl.len(), 2);
+    assert!(ppl.iter().all(|p| p.is_finite() && *p > 1.0), "{ppl:?}");
+}

@@ -3,8 +3,8 @@
 //! ratios, so load from other processes falls on both alike. Vocabulary 10,000 (PTB), Adam with
 //! gradient clipping, truncated BPTT with the state carried between updates.
 //!
-//! `cargo bench --bench lm_tokens` (or `./lottery bench`). `LM_BENCH_SIZES=128,650` picks the
-//! embedding/hidden sizes (default: the quick preset's 128 and the paper's 650).
+//! `cargo bench --bench lm_tokens` (or `./lottery bench`). `LM_BENCH_SIZES=64,650` picks the
+//! embedding/hidden sizes (default: the quick preset's 64 and the paper's 650).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -77,13 +77,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let sizes: Vec<i64> = std::env::var("LM_BENCH_SIZES")
-        .unwrap_or_else(|_| "128,650".into())
+        .unwrap_or_else(|_| "64,650".into())
         .split(',')
         .map(|s| s.trim().parse().expect("LM_BENCH_SIZES is a comma-separated list of sizes"))
         .collect();
     for size in sizes {
-        // The quick preset's batch shape for small models, the paper's (30 x 50) otherwise.
-        let (batch, bptt) = if size <= 256 { (20, 35) } else { (30, 50) };
+        // The quick preset's batch shape (20 x 20) for small models, the paper's (30 x 50) otherwise.
+        let (batch, bptt) = if size <= 256 { (20, 20) } else { (30, 50) };
         let steps = if size <= 256 { 20 } else { 3 };
         let mut dense = setup(size, batch, bptt, None);
         let mut masked = setup(size, batch, bptt, Some(0.1));
