@@ -7,6 +7,7 @@
 //!   ticket's training with masks and checkpoints), [`prune`], [`mask`] and [`optim`].
 //! - [`config`]: resolved settings and the run's identity hash.
 
+pub mod bleu;
 pub mod checkpoint;
 pub mod config;
 pub mod device;
