@@ -109,3 +109,18 @@ fn fetched_ptb_is_verified_and_loads_for_the_lm_task() {
         .collect();
     assert_eq!(levels, ["0", "1"]);
 }
+
+#[test]
+fn fetched_multi30k_is_verified_file_by_file() {
+    let src = shared_data().join("multi30k");
+    let names = ["train.en.gz", "train.de.gz", "val.en.gz", "val.de.gz", "test_2016_flickr.en.gz", "test_2016_flickr.de.gz"];
+    let files = names.iter().map(|n| (n.to_string(), std::fs::read(src.join(n)).unwrap())).collect();
+    let (base, _) = serve(files);
+    let data = tempfile::tempdir().unwrap();
+    let out = run_ok(&["data", "fetch", "multi30k", "--data-dir", data.path().to_str().unwrap(), "--mirror", &base]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("downloaded and verified").count(), 6, "{stdout}");
+    for name in names {
+        assert_eq!(std::fs::read(data.path().join("multi30k").join(name)).unwrap(), std::fs::read(src.join(name)).unwrap());
+    }
+}

@@ -1,5 +1,6 @@
 //! Dataset loading for lottery tasks: the standard on-disk formats (MNIST-style IDX, CIFAR-10
-//! binary, word-level language-modeling text with its `tokenizers` vocabulary) and
+//! binary, word-level language-modeling text with its `tokenizers` vocabulary, line-aligned
+//! parallel text with a joint BPE vocabulary and token-count batching) and
 //! checksum-verified downloads into a data folder.
 //!
 //! Loaders read files a user already has; [`fetch`] gets them from the canonical URLs (or a
@@ -8,6 +9,7 @@
 mod cifar;
 mod fetch;
 mod idx;
+mod parallel;
 mod image;
 mod sources;
 mod text;
@@ -16,6 +18,7 @@ pub use cifar::{load_cifar10, read_cifar_batch, write_cifar_batch};
 pub use fetch::{fetch, sha256_file, unpack_zip_strip_top, FetchReport};
 pub use idx::{read_idx, write_idx_gz, IdxArray};
 pub use image::{load_mnist_like, ImageSplit, ImageSplits};
+pub use parallel::{joint_bpe, load_parallel_split, pad_block, read_text_lines, token_batches, vocab_cache_dir, ParallelSplit, BOS, EOS_SENTENCE, PAD, UNK_SUBWORD};
 pub use sources::{source, RemoteFile, Source, Unpack, SOURCES};
 pub use text::{encode_stream, load_lm_text, word_tokenizer, LmCorpus, LmCorpusIds, LmText, EOS, UNK};
 
@@ -42,4 +45,12 @@ pub enum DataError {
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> DataError {
     let path = path.into();
     move |source| DataError::Io { path, source }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so readers
+/// see the old file or the whole new one.
+pub(crate) fn write_file_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), DataError> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
 }
