@@ -23,6 +23,9 @@ pub enum LrSchedule {
     Constant,
     /// Multiply by `gamma` at each milestone iteration.
     MultiStep { milestones: Vec<u64>, gamma: f64 },
+    /// Linear warmup to `lr` over `warmup` updates, then decay with the inverse square root of
+    /// the update number (Vaswani et al. 2017, as fairseq's `inverse_sqrt`).
+    InverseSqrt { warmup: u64 },
 }
 
 /// Everything that defines a task's optimizer.
@@ -42,6 +45,10 @@ impl OptimizerSpec {
             LrSchedule::Constant => self.lr,
             LrSchedule::MultiStep { milestones, gamma } => {
                 self.lr * gamma.powi(milestones.iter().filter(|&&m| step >= m).count() as i32)
+            }
+            LrSchedule::InverseSqrt { warmup } => {
+                let (t, w) = ((step + 1) as f64, (*warmup).max(1) as f64);
+                self.lr * (t / w).min((w / t).sqrt())
             }
         }
     }
@@ -215,5 +222,20 @@ mod tests {
         assert_eq!(spec.lr_at(9), 1.0);
         assert!((spec.lr_at(10) - 0.1).abs() < 1e-12);
         assert!((spec.lr_at(25) - 0.01).abs() < 1e-12);
+    }
+
+    #[test]
+    fn inverse_sqrt_schedule_warms_up_linearly_then_decays() {
+        let spec = OptimizerSpec {
+            rule: Rule::Adam { beta1: 0.9, beta2: 0.98, eps: 1e-9 },
+            lr: 1e-3,
+            weight_decay: 0.0,
+            schedule: LrSchedule::InverseSqrt { warmup: 100 },
+            grad_clip: None,
+        };
+        assert!((spec.lr_at(0) - 1e-5).abs() < 1e-15);
+        assert!((spec.lr_at(49) - 5e-4).abs() < 1e-15);
+        assert!((spec.lr_at(99) - 1e-3).abs() < 1e-15);
+        assert!((spec.lr_at(399) - 5e-4).abs() < 1e-15);
     }
 }

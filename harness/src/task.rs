@@ -127,4 +127,9 @@ pub trait Network {
     fn load_extra_state(&mut self, _state: &BTreeMap<String, Tensor>) -> Result<(), EngineError> {
         Ok(())
     }
+    /// Files written into the ticket's folder when it finishes (a translation task's test
+    /// translations, say), by file name; called after the final evaluation.
+    fn outputs(&mut self) -> Vec<(String, Vec<u8>)> {
+        vec![]
+    }
 }

@@ -239,6 +239,9 @@ pub fn train_ticket(
     bar.finish_and_clear();
 
     write_safetensors_atomic(&spec.dir.join(FINAL_WEIGHTS), &weights_of(&vars))?;
+    for (name, bytes) in net.outputs() {
+        write_atomic(spec.dir.join(name), &bytes)?;
+    }
     let result = TicketResult {
         ticket: spec.kind,
         replicate: spec.replicate,

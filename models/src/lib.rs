@@ -6,10 +6,12 @@ mod actor_critic;
 mod conv;
 mod lenet;
 mod lstm_lm;
+mod transformer;
 
 pub use actor_critic::ActorCritic;
 pub use conv::ConvNet;
 pub use lenet::Lenet;
+pub use transformer::{Specials, Transformer, TransformerConfig};
 pub use lstm_lm::{stream_nll, LstmLm, LstmLmConfig, LstmState, StreamNll};
 
 use tch::nn;

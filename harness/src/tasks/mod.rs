@@ -4,6 +4,7 @@
 pub mod control;
 pub mod image;
 pub mod lm;
+pub mod translate;
 
 use crate::registry::Registry;
 
@@ -11,4 +12,5 @@ pub fn register_all(registry: &mut Registry) {
     control::register(registry);
     image::register(registry);
     lm::register(registry);
+    translate::register(registry);
 }

@@ -1,0 +1,399 @@
+//! Translation: an encoder-decoder Transformer on Multi30k English-German (Yu et al. 2019 prune
+//! Transformer base/big on WMT'14; this task brings their recipe to a corpus a CPU can train).
+//!
+//! A joint BPE vocabulary is trained on the training side only (cached by content hash under
+//! `<data-dir>/.vocab/`, copied into the run folder as `tokenizer.json`). Training batches group
+//! sentence pairs of similar length up to `max_tokens` tokens (padding counted); their order is
+//! shuffled each epoch from the data seed. Loss: label-smoothed cross entropy over target tokens.
+//! Evaluation: teacher-forced loss per target token, and corpus BLEU of beam-search translations
+//! against the raw reference lines, computed exactly as sacreBLEU does ([`crate::bleu`]). Each
+//! finished ticket writes its detokenized test translations, one line per source sentence.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+use tokenizers::Tokenizer;
+
+use lottery_datasets::{joint_bpe, load_parallel_split, pad_block, token_batches, vocab_cache_dir, ParallelSplit, BOS, EOS_SENTENCE, PAD};
+use lottery_models::{Specials, Transformer, TransformerConfig};
+use lottery_results::{Direction, MetricSpec, TicketKind};
+
+use crate::bleu::BleuStats;
+use crate::optim::{LrSchedule, OptimizerSpec, Rule};
+use crate::registry::Registry;
+use crate::seeds::derive;
+use crate::task::{Defaults, Network, Preset, Problem, PrunableParam, Split, Task, TaskEnv, Training};
+use crate::{EngineError, Step};
+
+struct TranslateTask {
+    name: &'static str,
+    description: &'static str,
+    dataset: &'static str,
+    /// File stems of the train, validation and test splits.
+    stems: [&'static str; 3],
+    source: &'static str,
+    target: &'static str,
+}
+
+/// Hyperparameters of the translation tasks (`--set key=value`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TranslateHparams {
+    steps: Step,
+    eval_every: Step,
+    /// Tokens per batch, padding included (the longer side of each pair counts).
+    max_tokens: usize,
+    /// Joint BPE vocabulary size, special tokens included.
+    vocab_size: usize,
+    d_model: i64,
+    ffn: i64,
+    heads: i64,
+    /// Encoder and decoder layers (each).
+    layers: i64,
+    dropout: f64,
+    label_smoothing: f64,
+    /// Peak learning rate, reached after `warmup` updates, then inverse-square-root decay.
+    lr: f64,
+    warmup: u64,
+    /// One matrix for source and target embeddings and the output projection.
+    share_embeddings: bool,
+    pre_norm: bool,
+    /// Prune embedding matrices too (`--prune-embeddings`).
+    prune_embeddings: bool,
+    beam: i64,
+    /// Wu et al.'s length-penalty exponent.
+    length_penalty: f64,
+    /// Longest translation, in subword tokens.
+    max_decode_len: i64,
+    /// Train on the first this many sentence pairs (0: all).
+    train_sentences: usize,
+    /// Evaluate on the first this many sentences of validation and test (0: all). Only the smoke
+    /// preset sets it; its BLEU is then not a test BLEU.
+    eval_sentences: usize,
+}
+
+impl TranslateTask {
+    fn hparams(&self, preset: Preset) -> TranslateHparams {
+        let paper = TranslateHparams {
+            steps: Step::iters(100_000),
+            eval_every: Step::iters(5_000),
+            max_tokens: 25_000,
+            vocab_size: 37_000,
+            d_model: 512,
+            ffn: 2048,
+            heads: 8,
+            layers: 6,
+            dropout: 0.1,
+            label_smoothing: 0.1,
+            lr: 7e-4,
+            warmup: 4_000,
+            share_embeddings: true,
+            pre_norm: false,
+            prune_embeddings: false,
+            beam: 4,
+            length_penalty: 0.6,
+            max_decode_len: 200,
+            train_sentences: 0,
+            eval_sentences: 0,
+        };
+        match preset {
+            Preset::Paper => paper,
+            Preset::Quick => TranslateHparams {
+                steps: Step::epochs(3),
+                eval_every: Step::epochs(1),
+                max_tokens: 2_000,
+                vocab_size: 8_000,
+                d_model: 128,
+                ffn: 256,
+                heads: 4,
+                layers: 2,
+                dropout: 0.1,
+                lr: 2e-3,
+                warmup: 400,
+                pre_norm: true,
+                max_decode_len: 60,
+                ..paper
+            },
+            Preset::Smoke => TranslateHparams {
+                steps: Step::iters(30),
+                eval_every: Step::iters(15),
+                max_tokens: 400,
+                vocab_size: 1_000,
+                d_model: 32,
+                ffn: 64,
+                heads: 2,
+                layers: 1,
+                dropout: 0.0,
+                lr: 3e-3,
+                warmup: 10,
+                pre_norm: true,
+                beam: 2,
+                max_decode_len: 20,
+                train_sentences: 2_000,
+                eval_sentences: 40,
+                ..paper
+            },
+        }
+    }
+}
+
+impl Task for TranslateTask {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn description(&self) -> &'static str {
+        self.description
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![
+            MetricSpec { name: "bleu".into(), direction: Direction::Higher },
+            MetricSpec { name: "loss".into(), direction: Direction::Lower },
+        ]
+    }
+
+    fn defaults(&self, preset: Preset) -> Defaults {
+        let hparams = toml::Table::try_from(self.hparams(preset)).expect("hyperparameters serialize to a table");
+        // The paper rewinds to update 1000.
+        let rewind = match preset {
+            Preset::Paper => Step::iters(1000),
+            Preset::Quick => Step::iters(200),
+            Preset::Smoke => Step::iters(5),
+        };
+        let controls = match preset {
+            Preset::Paper => TicketKind::ALL.to_vec(),
+            _ => vec![TicketKind::Winning, TicketKind::Reinit],
+        };
+        Defaults { hparams, rewind, controls }
+    }
+
+    fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, EngineError> {
+        let hp: TranslateHparams = hparams
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| EngineError::Usage(format!("{}: {}", self.name, e.message())))?;
+        if hp.max_tokens < 8 || hp.vocab_size < 16 || hp.beam < 1 || hp.max_decode_len < 1 {
+            return Err(EngineError::Usage("max_tokens, vocab_size, beam and max_decode_len are too small".into()));
+        }
+        if !(0.0..1.0).contains(&hp.dropout) || !(0.0..1.0).contains(&hp.label_smoothing) {
+            return Err(EngineError::Usage("dropout and label_smoothing must lie in [0, 1)".into()));
+        }
+        let dir = env.data_dir.join(self.dataset);
+        let load = |stem: &str| load_parallel_split(self.dataset, &env.data_dir, &dir, stem, self.source, self.target);
+        let (mut train, mut val, mut test) = (load(self.stems[0])?, load(self.stems[1])?, load(self.stems[2])?);
+        if hp.train_sentences > 0 {
+            train.source.truncate(hp.train_sentences);
+            train.target.truncate(hp.train_sentences);
+        }
+        if hp.eval_sentences > 0 {
+            for split in [&mut val, &mut test] {
+                split.source.truncate(hp.eval_sentences);
+                split.target.truncate(hp.eval_sentences);
+            }
+        }
+        let tokenizer = joint_bpe(&train, hp.vocab_size, &vocab_cache_dir(&env.data_dir))?;
+        let id = |t: &str| tokenizer.token_to_id(t).expect("special token") as i64;
+        let specials = Specials { pad: id(PAD), bos: id(BOS), eos: id(EOS_SENTENCE) };
+        let encode = |split: &ParallelSplit| -> Result<Encoded, EngineError> {
+            let ids = |lines: &[String]| -> Result<Vec<Vec<i64>>, EngineError> {
+                let enc = tokenizer.encode_batch(lines.iter().map(String::as_str).collect::<Vec<_>>(), false).map_err(|e| EngineError::Task(e.to_string()))?;
+                // Positions are encoded up to 1024; longer sentences (none in Multi30k) are cut.
+                Ok(enc.iter().map(|e| e.get_ids().iter().map(|&i| i as i64).take(MAX_SENTENCE_TOKENS).collect()).collect())
+            };
+            Ok(Encoded { source: ids(&split.source)?, target: ids(&split.target)?, references: split.target.clone() })
+        };
+        let (train, val, test) = (encode(&train)?, encode(&val)?, encode(&test)?);
+        let lengths: Vec<(usize, usize)> = train.source.iter().zip(&train.target).map(|(s, t)| (s.len() + 1, t.len() + 1)).collect();
+        let per_epoch = token_batches(&lengths, hp.max_tokens, 0).len() as u64;
+        let vocab = tokenizer.get_vocab_size(true) as i64;
+        let config = TransformerConfig {
+            vocab,
+            d_model: hp.d_model,
+            ffn: hp.ffn,
+            heads: hp.heads,
+            encoder_layers: hp.layers,
+            decoder_layers: hp.layers,
+            dropout: hp.dropout,
+            share_embeddings: hp.share_embeddings,
+            pre_norm: hp.pre_norm,
+            max_len: 1024,
+        };
+        let optimizer = OptimizerSpec {
+            rule: Rule::Adam { beta1: 0.9, beta2: 0.98, eps: 1e-9 },
+            lr: hp.lr,
+            weight_decay: 0.0,
+            schedule: LrSchedule::InverseSqrt { warmup: hp.warmup },
+            grad_clip: None,
+        };
+        let tokenizer_json = tokenizer.to_string(true).map_err(|e| EngineError::Task(e.to_string()))?;
+        Ok(Box::new(TranslateProblem {
+            training: Training { iterations_per_epoch: per_epoch, steps: hp.steps, eval_every: hp.eval_every, optimizer },
+            config,
+            hp,
+            specials,
+            tokenizer,
+            lengths,
+            train,
+            val,
+            test,
+            device: env.device,
+            tokenizer_json,
+        }))
+    }
+}
+
+struct Encoded {
+    source: Vec<Vec<i64>>,
+    target: Vec<Vec<i64>>,
+    /// The raw target lines, what BLEU scores against.
+    references: Vec<String>,
+}
+
+struct TranslateProblem {
+    training: Training,
+    config: TransformerConfig,
+    hp: TranslateHparams,
+    specials: Specials,
+    tokenizer: Tokenizer,
+    lengths: Vec<(usize, usize)>,
+    train: Encoded,
+    val: Encoded,
+    test: Encoded,
+    device: Device,
+    tokenizer_json: String,
+}
+
+impl TranslateProblem {
+    /// `[rows, width]` tensor of `seqs`, each wrapped as `prefix + seq + suffix`, right-padded.
+    fn block(&self, seqs: &[&Vec<i64>], prefix: Option<i64>, suffix: Option<i64>) -> Tensor {
+        let rows: Vec<Vec<i64>> = seqs.iter().map(|s| prefix.into_iter().chain(s.iter().copied()).chain(suffix).collect()).collect();
+        let (flat, width) = pad_block(&rows, self.specials.pad);
+        Tensor::from_slice(&flat).view([rows.len() as i64, width as i64]).to_device(self.device)
+    }
+}
+
+impl Problem for TranslateProblem {
+    fn training(&self) -> Training {
+        self.training.clone()
+    }
+
+    fn build<'a>(&'a self, root: &nn::Path, data_seed: u64) -> Result<Box<dyn Network + 'a>, EngineError> {
+        let model = Transformer::new(root, self.config).map_err(EngineError::Usage)?;
+        Ok(Box::new(TranslateNetwork { problem: self, model, data_seed, epoch: None, test_translations: vec![] }))
+    }
+
+    fn artifacts(&self) -> Vec<(String, Vec<u8>)> {
+        vec![("tokenizer.json".into(), self.tokenizer_json.clone().into_bytes())]
+    }
+}
+
+struct TranslateNetwork<'a> {
+    problem: &'a TranslateProblem,
+    model: Transformer,
+    data_seed: u64,
+    /// This epoch's batches, in order.
+    epoch: Option<(u64, Vec<Vec<usize>>)>,
+    /// Detokenized translations of the last test evaluation.
+    test_translations: Vec<String>,
+}
+
+/// Subword tokens kept per sentence (the model's positions end at 1024, with `<s>`/`</s>`).
+const MAX_SENTENCE_TOKENS: usize = 1000;
+
+/// Sentences decoded together.
+const DECODE_BATCH: usize = 64;
+
+impl TranslateNetwork<'_> {
+    fn teacher_forced_loss(&self, data: &Encoded, idx: &[usize], train: bool) -> (Tensor, Tensor) {
+        let p = self.problem;
+        let s = p.specials;
+        let src: Vec<&Vec<i64>> = idx.iter().map(|&i| &data.source[i]).collect();
+        let tgt: Vec<&Vec<i64>> = idx.iter().map(|&i| &data.target[i]).collect();
+        let source = p.block(&src, None, Some(s.eos));
+        let target_in = p.block(&tgt, Some(s.bos), None);
+        let target_out = p.block(&tgt, None, Some(s.eos));
+        let (memory, mask) = self.model.encode(&source, s.pad, train);
+        let logits = self.model.decode(&memory, &mask, &target_in, s.pad, train);
+        let smoothing = if train { p.hp.label_smoothing } else { 0.0 };
+        let loss = logits.view([-1, p.config.vocab]).cross_entropy_loss::<Tensor>(&target_out.view([-1]), None, tch::Reduction::Sum, s.pad, smoothing);
+        (loss, target_out.ne(s.pad).sum(Kind::Float))
+    }
+
+    /// Mean loss per target token, corpus BLEU, and the translations.
+    fn score(&self, data: &Encoded) -> (f64, f64, Vec<String>) {
+        let p = self.problem;
+        let n = data.source.len();
+        let (mut loss, mut tokens) = (0.0, 0.0);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| data.source[i].len());
+        let mut translations = vec![String::new(); n];
+        tch::no_grad(|| {
+            for chunk in order.chunks(DECODE_BATCH) {
+                let (l, t) = self.teacher_forced_loss(data, chunk, false);
+                loss += l.double_value(&[]);
+                tokens += t.double_value(&[]);
+                let src: Vec<&Vec<i64>> = chunk.iter().map(|&i| &data.source[i]).collect();
+                let source = p.block(&src, None, Some(p.specials.eos));
+                let out = self.model.beam(&source, p.specials, p.hp.max_decode_len, p.hp.beam, p.hp.length_penalty);
+                for (&i, ids) in chunk.iter().zip(out) {
+                    let ids: Vec<u32> = ids.iter().map(|&t| t as u32).collect();
+                    translations[i] = p.tokenizer.decode(&ids, true).unwrap_or_default();
+                }
+            }
+        });
+        let mut stats = BleuStats::default();
+        for (hyp, reference) in translations.iter().zip(&data.references) {
+            stats.add(hyp, &[reference.as_str()], false);
+        }
+        (loss / tokens.max(1.0), stats.score().score, translations)
+    }
+}
+
+impl Network for TranslateNetwork<'_> {
+    fn prunable(&self) -> Vec<PrunableParam> {
+        self.model.prunable(self.problem.hp.prune_embeddings).into_iter().map(|p| PrunableParam { name: p.name, rate_multiplier: 1.0 }).collect()
+    }
+
+    fn loss(&mut self, step: u64) -> Tensor {
+        let p = self.problem;
+        let per_epoch = p.training.iterations_per_epoch;
+        let epoch = step / per_epoch;
+        if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
+            self.epoch = Some((epoch, token_batches(&p.lengths, p.hp.max_tokens, derive(self.data_seed, "epoch", epoch))));
+        }
+        let batches = &self.epoch.as_ref().expect("set above").1;
+        let idx = batches[(step % per_epoch) as usize].clone();
+        let (loss, tokens) = self.teacher_forced_loss(&p.train, &idx, true);
+        loss / tokens
+    }
+
+    fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64> {
+        let data = match split {
+            Split::Val => &self.problem.val,
+            Split::Test => &self.problem.test,
+        };
+        let (loss, bleu, translations) = self.score(data);
+        if split == Split::Test {
+            self.test_translations = translations;
+        }
+        BTreeMap::from([("bleu".to_string(), bleu), ("loss".to_string(), loss)])
+    }
+
+    fn outputs(&mut self) -> Vec<(String, Vec<u8>)> {
+        let text: String = self.test_translations.iter().map(|l| format!("{l}\n")).collect();
+        vec![("translations.test.txt".into(), text.into_bytes())]
+    }
+}
+
+pub fn register(registry: &mut Registry) {
+    registry.register(Box::new(TranslateTask {
+        name: "translate/multi30k-transformer",
+        description: "Encoder-decoder Transformer, Multi30k English->German (label smoothing 0.1, Adam 0.9/0.98, inverse-sqrt warmup, beam 4)",
+        dataset: "multi30k",
+        stems: ["train", "val", "test_2016_flickr"],
+        source: "en",
+        target: "de",
+    }));
+}

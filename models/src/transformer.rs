@@ -1,0 +1,474 @@
+//! An encoder-decoder Transformer for translation (Vaswani et al. 2017), with greedy and beam
+//! decoding. Attention runs through libtorch's fused `scaled_dot_product_attention` (flash or
+//! memory-efficient kernels on CUDA) on the model's own projection matrices, so pruning masks
+//! apply to exactly the weights the kernels read.
+//!
+//! Inputs are batch-first `[batch, time]` ids with a padding id; sequences start with `<s>` on the
+//! target side and end with `</s>`.
+
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::{Prunable, Role};
+
+/// Shape and regularization of a [`Transformer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TransformerConfig {
+    /// Joint source/target vocabulary.
+    pub vocab: i64,
+    pub d_model: i64,
+    pub ffn: i64,
+    pub heads: i64,
+    pub encoder_layers: i64,
+    pub decoder_layers: i64,
+    pub dropout: f64,
+    /// One matrix for source embeddings, target embeddings and the output projection.
+    pub share_embeddings: bool,
+    /// Layer norm before each sublayer (stable for short training) instead of after (the paper's).
+    pub pre_norm: bool,
+    pub max_len: i64,
+}
+
+impl TransformerConfig {
+    /// Transformer base: 6+6 layers, d_model 512, FFN 2048, 8 heads.
+    pub fn base(vocab: i64) -> Self {
+        TransformerConfig { vocab, d_model: 512, ffn: 2048, heads: 8, encoder_layers: 6, decoder_layers: 6, dropout: 0.1, share_embeddings: true, pre_norm: false, max_len: 1024 }
+    }
+
+    /// Transformer big: d_model 1024, FFN 4096, 16 heads, dropout 0.3.
+    pub fn big(vocab: i64) -> Self {
+        TransformerConfig { d_model: 1024, ffn: 4096, heads: 16, dropout: 0.3, ..Self::base(vocab) }
+    }
+}
+
+struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+    name: String,
+}
+
+impl Linear {
+    fn new(path: &nn::Path, name: &str, inputs: i64, outputs: i64) -> Self {
+        let p = path / name;
+        // Xavier-uniform weights and zero biases, as fairseq and the tensor2tensor reference do.
+        let bound = (6.0 / (inputs + outputs) as f64).sqrt();
+        let weight = p.var("weight", &[outputs, inputs], nn::Init::Uniform { lo: -bound, up: bound });
+        let bias = p.var("bias", &[outputs], nn::Init::Const(0.0));
+        Linear { weight, bias, name: format!("{}.weight", full_name(&p)) }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.linear(&self.weight, Some(&self.bias))
+    }
+}
+
+fn full_name(path: &nn::Path) -> String {
+    path.components().collect::<Vec<_>>().join(".")
+}
+
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl LayerNorm {
+    fn new(path: &nn::Path, name: &str, d: i64) -> Self {
+        let p = path / name;
+        LayerNorm { weight: p.var("weight", &[d], nn::Init::Const(1.0)), bias: p.var("bias", &[d], nn::Init::Const(0.0)) }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.layer_norm([*x.size().last().expect("non-empty")], Some(&self.weight), Some(&self.bias), 1e-5, true)
+    }
+}
+
+struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    out: Linear,
+    heads: i64,
+}
+
+impl Attention {
+    fn new(path: &nn::Path, name: &str, d: i64, heads: i64) -> Self {
+        let p = path / name;
+        Attention { q: Linear::new(&p, "q", d, d), k: Linear::new(&p, "k", d, d), v: Linear::new(&p, "v", d, d), out: Linear::new(&p, "out", d, d), heads }
+    }
+
+    /// `mask`: boolean, broadcastable to `[batch, heads, queries, keys]`, true where attention is
+    /// allowed.
+    fn forward(&self, query: &Tensor, memory: &Tensor, mask: &Tensor, dropout: f64, train: bool) -> Tensor {
+        let split = |x: Tensor| {
+            let (b, t, d) = x.size3().expect("[batch, time, d_model]");
+            x.view([b, t, self.heads, d / self.heads]).transpose(1, 2)
+        };
+        let (q, k, v) = (split(self.q.forward(query)), split(self.k.forward(memory)), split(self.v.forward(memory)));
+        let p = if train { dropout } else { 0.0 };
+        let attended = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), p, false, None, false);
+        let (b, h, t, dh) = attended.size4().expect("[batch, heads, time, d_head]");
+        self.out.forward(&attended.transpose(1, 2).contiguous().view([b, t, h * dh]))
+    }
+
+    fn matrices(&self) -> [&str; 4] {
+        [&self.q.name, &self.k.name, &self.v.name, &self.out.name]
+    }
+}
+
+struct FeedForward {
+    w1: Linear,
+    w2: Linear,
+}
+
+struct EncoderLayer {
+    attn: Attention,
+    ffn: FeedForward,
+    norms: [LayerNorm; 2],
+}
+
+struct DecoderLayer {
+    self_attn: Attention,
+    cross_attn: Attention,
+    ffn: FeedForward,
+    norms: [LayerNorm; 3],
+}
+
+/// The encoder-decoder.
+pub struct Transformer {
+    config: TransformerConfig,
+    src_embedding: Tensor,
+    tgt_embedding: Option<Tensor>,
+    output: Option<Tensor>,
+    encoder: Vec<EncoderLayer>,
+    decoder: Vec<DecoderLayer>,
+    final_norms: Option<[LayerNorm; 2]>,
+    positions: Tensor,
+    prefix: String,
+}
+
+fn sinusoids(max_len: i64, d: i64) -> Tensor {
+    let pos = Tensor::arange(max_len, (Kind::Float, Device::Cpu)).unsqueeze(1);
+    let i = Tensor::arange_start_step(0, d, 2, (Kind::Float, Device::Cpu));
+    let angle = pos * (i * (-(10_000f64.ln()) / d as f64)).exp().unsqueeze(0);
+    Tensor::stack(&[angle.sin(), angle.cos()], 2).view([max_len, d])
+}
+
+impl Transformer {
+    pub fn new(path: &nn::Path, config: TransformerConfig) -> Result<Self, String> {
+        let c = config;
+        if c.d_model % c.heads != 0 || c.d_model % 2 != 0 {
+            return Err(format!("d_model {} must be even and divisible by the {} heads", c.d_model, c.heads));
+        }
+        if c.encoder_layers < 1 || c.decoder_layers < 1 || c.vocab < 5 {
+            return Err(format!("a Transformer needs layers on both sides and a vocabulary, got {c:?}"));
+        }
+        let emb_init = nn::Init::Randn { mean: 0.0, stdev: (c.d_model as f64).powf(-0.5) };
+        let (src_embedding, tgt_embedding, output) = if c.share_embeddings {
+            ((path / "embedding").var("weight", &[c.vocab, c.d_model], emb_init), None, None)
+        } else {
+            (
+                (path / "src_embedding").var("weight", &[c.vocab, c.d_model], emb_init),
+                Some((path / "tgt_embedding").var("weight", &[c.vocab, c.d_model], emb_init)),
+                Some((path / "output").var("weight", &[c.vocab, c.d_model], emb_init)),
+            )
+        };
+        let ffn = |p: &nn::Path| FeedForward { w1: Linear::new(p, "ffn1", c.d_model, c.ffn), w2: Linear::new(p, "ffn2", c.ffn, c.d_model) };
+        let encoder = (0..c.encoder_layers)
+            .map(|i| {
+                let p = path / "encoder" / i;
+                EncoderLayer { attn: Attention::new(&p, "self_attn", c.d_model, c.heads), ffn: ffn(&p), norms: [LayerNorm::new(&p, "norm1", c.d_model), LayerNorm::new(&p, "norm2", c.d_model)] }
+            })
+            .collect();
+        let decoder = (0..c.decoder_layers)
+            .map(|i| {
+                let p = path / "decoder" / i;
+                DecoderLayer {
+                    self_attn: Attention::new(&p, "self_attn", c.d_model, c.heads),
+                    cross_attn: Attention::new(&p, "cross_attn", c.d_model, c.heads),
+                    ffn: ffn(&p),
+                    norms: [LayerNorm::new(&p, "norm1", c.d_model), LayerNorm::new(&p, "norm2", c.d_model), LayerNorm::new(&p, "norm3", c.d_model)],
+                }
+            })
+            .collect();
+        let final_norms = c.pre_norm.then(|| [LayerNorm::new(&(path / "encoder"), "norm", c.d_model), LayerNorm::new(&(path / "decoder"), "norm", c.d_model)]);
+        let prefix = path.components().map(|s| format!("{s}.")).collect();
+        Ok(Transformer { config, src_embedding, tgt_embedding, output, encoder, decoder, final_norms, positions: sinusoids(c.max_len, c.d_model).to_device(path.device()), prefix })
+    }
+
+    pub fn config(&self) -> TransformerConfig {
+        self.config
+    }
+
+    /// Attention and feed-forward matrices; embeddings (and an untied output projection) only
+    /// when asked, matching the paper's two Transformer-base variants.
+    pub fn prunable(&self, prune_embeddings: bool) -> Vec<Prunable> {
+        let mut names: Vec<Prunable> = vec![];
+        let hidden = |n: &str| Prunable { name: n.to_string(), role: Role::Hidden };
+        for layer in &self.encoder {
+            names.extend(layer.attn.matrices().map(hidden));
+            names.extend([&layer.ffn.w1.name, &layer.ffn.w2.name].map(|n| hidden(n)));
+        }
+        for layer in &self.decoder {
+            names.extend(layer.self_attn.matrices().map(hidden));
+            names.extend(layer.cross_attn.matrices().map(hidden));
+            names.extend([&layer.ffn.w1.name, &layer.ffn.w2.name].map(|n| hidden(n)));
+        }
+        if prune_embeddings {
+            let embedding = |n: &str| Prunable { name: format!("{}{n}", self.prefix), role: Role::Embedding };
+            if self.config.share_embeddings {
+                names.push(embedding("embedding.weight"));
+            } else {
+                names.extend([embedding("src_embedding.weight"), embedding("tgt_embedding.weight"), Prunable { name: format!("{}output.weight", self.prefix), role: Role::Output }]);
+            }
+        }
+        names
+    }
+
+    fn embed(&self, table: &Tensor, ids: &Tensor, train: bool) -> Tensor {
+        let t = ids.size()[1];
+        let x = Tensor::embedding(table, ids, -1, false, false) * (self.config.d_model as f64).sqrt() + self.positions.narrow(0, 0, t);
+        x.dropout(self.config.dropout, train)
+    }
+
+    fn sublayer(&self, x: &Tensor, norm: &LayerNorm, train: bool, f: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
+        if self.config.pre_norm {
+            x + f(&norm.forward(x)).dropout(self.config.dropout, train)
+        } else {
+            norm.forward(&(x + f(x).dropout(self.config.dropout, train)))
+        }
+    }
+
+    fn ffn(&self, ffn: &FeedForward, x: &Tensor, train: bool) -> Tensor {
+        ffn.w2.forward(&ffn.w1.forward(x).relu().dropout(self.config.dropout, train))
+    }
+
+    /// Encoder states `[batch, source, d_model]` and the source mask `[batch, 1, 1, source]`.
+    pub fn encode(&self, source: &Tensor, pad: i64, train: bool) -> (Tensor, Tensor) {
+        let mask = source.ne(pad).unsqueeze(1).unsqueeze(1);
+        let d = self.config.dropout;
+        let mut x = self.embed(&self.src_embedding, source, train);
+        for layer in &self.encoder {
+            x = self.sublayer(&x, &layer.norms[0], train, |h| layer.attn.forward(h, h, &mask, d, train));
+            x = self.sublayer(&x, &layer.norms[1], train, |h| self.ffn(&layer.ffn, h, train));
+        }
+        if let Some(norms) = &self.final_norms {
+            x = norms[0].forward(&x);
+        }
+        (x, mask)
+    }
+
+    /// Logits `[batch, target, vocab]` for each position of `target_in` (teacher forcing).
+    pub fn decode(&self, memory: &Tensor, source_mask: &Tensor, target_in: &Tensor, pad: i64, train: bool) -> Tensor {
+        let t = target_in.size()[1];
+        let causal = Tensor::ones([t, t], (Kind::Bool, target_in.device())).tril(0);
+        let mask = causal.unsqueeze(0).unsqueeze(0).logical_and(&target_in.ne(pad).unsqueeze(1).unsqueeze(1));
+        let d = self.config.dropout;
+        let table = self.tgt_embedding.as_ref().unwrap_or(&self.src_embedding);
+        let mut x = self.embed(table, target_in, train);
+        for layer in &self.decoder {
+            x = self.sublayer(&x, &layer.norms[0], train, |h| layer.self_attn.forward(h, h, &mask, d, train));
+            x = self.sublayer(&x, &layer.norms[1], train, |h| layer.cross_attn.forward(h, memory, source_mask, d, train));
+            x = self.sublayer(&x, &layer.norms[2], train, |h| self.ffn(&layer.ffn, h, train));
+        }
+        if let Some(norms) = &self.final_norms {
+            x = norms[1].forward(&x);
+        }
+        x.linear::<Tensor>(self.output.as_ref().unwrap_or(table), None)
+    }
+
+    /// Greedy decoding of a batch: ids after `<s>` up to (not including) `</s>`, at most
+    /// `max_len` tokens each.
+    pub fn greedy(&self, source: &Tensor, special: Specials, max_len: i64) -> Vec<Vec<i64>> {
+        self.beam(source, special, max_len, 1, 0.0)
+    }
+
+    /// Beam search over a batch: `beam` hypotheses per sentence, finished ones scored by
+    /// log-probability / ((5 + length) / 6)^alpha (Wu et al. 2016's length penalty). Returns the
+    /// best hypothesis of each sentence, without `<s>` and `</s>`.
+    pub fn beam(&self, source: &Tensor, special: Specials, max_len: i64, beam: i64, alpha: f64) -> Vec<Vec<i64>> {
+        tch::no_grad(|| {
+            let (batch, _) = source.size2().expect("[batch, source]");
+            let device = source.device();
+            let (memory, mask) = self.encode(source, special.pad, false);
+            // Every sentence's memory repeated for each of its beams: row = sentence * beam + k.
+            let memory = memory.repeat_interleave_self_int(beam, Some(0), None);
+            let mask = mask.repeat_interleave_self_int(beam, Some(0), None);
+            let rows = (batch * beam) as usize;
+            let mut seqs: Vec<Vec<i64>> = vec![vec![special.bos]; rows];
+            // Only the first beam of each sentence is live at the start, so beams differ.
+            let mut scores: Vec<f64> = (0..rows).map(|r| if r as i64 % beam == 0 { 0.0 } else { f64::NEG_INFINITY }).collect();
+            let mut finished: Vec<Option<(f64, Vec<i64>)>> = vec![None; batch as usize];
+            for step in 0..max_len {
+                let width = seqs[0].len();
+                let flat: Vec<i64> = seqs.iter().flatten().copied().collect();
+                let input = Tensor::from_slice(&flat).view([rows as i64, width as i64]).to_device(device);
+                let logits = self.decode(&memory, &mask, &input, special.pad, false).select(1, -1);
+                let logp = Vec::<f64>::try_from(logits.log_softmax(-1, Kind::Double).to_device(Device::Cpu).flatten(0, -1)).expect("f64 logits");
+                let vocab = self.config.vocab as usize;
+                let mut next_seqs = Vec::with_capacity(rows);
+                let mut next_scores = Vec::with_capacity(rows);
+                for s in 0..batch as usize {
+                    // Candidates: (score, row, token) over this sentence's beams.
+                    let mut candidates: Vec<(f64, usize, usize)> = vec![];
+                    for k in 0..beam as usize {
+                        let row = s * beam as usize + k;
+                        if scores[row] == f64::NEG_INFINITY {
+                            continue;
+                        }
+                        for (tok, lp) in logp[row * vocab..(row + 1) * vocab].iter().enumerate() {
+                            if tok as i64 != special.pad && tok as i64 != special.bos {
+                                candidates.push((scores[row] + lp, row, tok));
+                            }
+                        }
+                    }
+                    candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+                    let mut kept = 0;
+                    for (score, row, tok) in candidates {
+                        if kept == beam as usize {
+                            break;
+                        }
+                        let body = seqs[row][1..].to_vec();
+                        if tok as i64 == special.eos || step + 1 == max_len {
+                            let mut out = body;
+                            if tok as i64 != special.eos {
+                                out.push(tok as i64);
+                            }
+                            let normalized = score / ((5.0 + out.len() as f64 + 1.0) / 6.0).powf(alpha);
+                            if finished[s].as_ref().is_none_or(|(best, _)| normalized > *best) {
+                                finished[s] = Some((normalized, out));
+                            }
+                            if beam == 1 {
+                                kept += 1;
+                                next_seqs.push(seqs[row].iter().copied().chain([special.pad]).collect());
+                                next_scores.push(f64::NEG_INFINITY);
+                            }
+                            continue;
+                        }
+                        let mut seq = seqs[row].clone();
+                        seq.push(tok as i64);
+                        next_seqs.push(seq);
+                        next_scores.push(score);
+                        kept += 1;
+                    }
+                    while kept < beam as usize {
+                        next_seqs.push(vec![special.bos; width + 1]);
+                        next_scores.push(f64::NEG_INFINITY);
+                        kept += 1;
+                    }
+                }
+                seqs = next_seqs;
+                scores = next_scores;
+                // Stop when every sentence has a finished hypothesis no live beam can beat: live
+                // scores only fall, and the length penalty can at most divide by its final value.
+                let done = (0..batch as usize).all(|s| {
+                    let best_live = (0..beam as usize).map(|k| scores[s * beam as usize + k]).fold(f64::NEG_INFINITY, f64::max);
+                    match &finished[s] {
+                        Some((best, _)) => best_live == f64::NEG_INFINITY || best_live / ((5.0 + max_len as f64 + 1.0) / 6.0).powf(alpha) <= *best,
+                        None => false,
+                    }
+                });
+                if done {
+                    break;
+                }
+            }
+            finished.into_iter().map(|f| f.map(|(_, seq)| seq).unwrap_or_default()).collect()
+        })
+    }
+}
+
+/// The ids decoding needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Specials {
+    pub pad: i64,
+    pub bos: i64,
+    pub eos: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPECIALS: Specials = Specials { pad: 0, bos: 1, eos: 2 };
+
+    fn small(vs: &nn::VarStore, share: bool) -> Transformer {
+        let config = TransformerConfig { vocab: 12, d_model: 32, ffn: 64, heads: 4, encoder_layers: 2, decoder_layers: 2, dropout: 0.0, share_embeddings: share, pre_norm: true, max_len: 64 };
+        Transformer::new(&vs.root(), config).unwrap()
+    }
+
+    #[test]
+    fn base_and_big_have_the_papers_parameter_counts() {
+        // Vaswani et al. report 65M and 213M with a shared 37k BPE vocabulary.
+        for (config, millions) in [(TransformerConfig::base(37_000), 63.0..66.0), (TransformerConfig::big(37_000), 209.0..215.0)] {
+            let vs = nn::VarStore::new(Device::Cpu);
+            Transformer::new(&vs.root(), config).unwrap();
+            let n: i64 = vs.variables().values().map(|t| t.numel() as i64).sum();
+            assert!(millions.contains(&(n as f64 / 1e6)), "{config:?}: {n}");
+        }
+    }
+
+    #[test]
+    fn prunable_names_are_variables_and_embeddings_only_when_asked() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let t = small(&vs, false);
+        let vars = vs.variables();
+        let without = t.prunable(false);
+        assert_eq!(without.len(), 2 * 6 + 2 * 10);
+        assert!(without.iter().all(|p| vars.contains_key(&p.name)), "{without:?}");
+        let with: Vec<String> = t.prunable(true).into_iter().map(|p| p.name).collect();
+        for name in ["src_embedding.weight", "tgt_embedding.weight", "output.weight"] {
+            assert!(with.contains(&name.to_string()) && vars.contains_key(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn padding_and_future_tokens_do_not_change_the_logits() {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let t = small(&vs, true);
+        let src = Tensor::from_slice(&[5i64, 6, 7, 2]).view([1, 4]);
+        let src_padded = Tensor::from_slice(&[5i64, 6, 7, 2, 0, 0]).view([1, 6]);
+        let tgt = Tensor::from_slice(&[1i64, 8, 9]).view([1, 3]);
+        let tgt_longer = Tensor::from_slice(&[1i64, 8, 9, 10, 11]).view([1, 5]);
+        let (m, mask) = t.encode(&src, 0, false);
+        let (mp, maskp) = t.encode(&src_padded, 0, false);
+        let a = t.decode(&m, &mask, &tgt, 0, false);
+        let b = t.decode(&mp, &maskp, &tgt_longer, 0, false).narrow(1, 0, 3);
+        assert!(a.allclose(&b, 1e-5, 1e-5, false));
+    }
+
+    #[test]
+    fn a_trained_copy_task_decodes_exactly_by_greedy_and_beam() {
+        tch::manual_seed(1);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let t = small(&vs, true);
+        let mut opt = nn::OptimizerConfig::build(nn::Adam::default(), &vs, 3e-3).unwrap();
+        // Copy sequences of tokens 3..12 (batch of random lengths, padded).
+        let sample = |n: i64| {
+            let mut srcs = vec![];
+            for i in 0..n {
+                let len = 2 + (i * 7 % 5) as usize;
+                let seq: Vec<i64> = (0..len).map(|j| 3 + ((i * 31 + j as i64 * 17) % 9)).collect();
+                srcs.push(seq);
+            }
+            srcs
+        };
+        let pad_rows = |rows: Vec<Vec<i64>>| {
+            let w = rows.iter().map(Vec::len).max().unwrap();
+            let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().copied().chain(std::iter::repeat_n(0, w - r.len()))).collect();
+            Tensor::from_slice(&flat).view([rows.len() as i64, w as i64])
+        };
+        let data = sample(64);
+        let src = pad_rows(data.iter().map(|s| s.iter().copied().chain([2]).collect()).collect());
+        let tin = pad_rows(data.iter().map(|s| [1].into_iter().chain(s.iter().copied()).collect()).collect());
+        let tout = pad_rows(data.iter().map(|s| s.iter().copied().chain([2]).collect()).collect());
+        for _ in 0..300 {
+            let (m, mask) = t.encode(&src, 0, true);
+            let logits = t.decode(&m, &mask, &tin, 0, true);
+            let loss = logits.view([-1, 12]).cross_entropy_loss::<Tensor>(&tout.view([-1]), None, tch::Reduction::Mean, 0, 0.0);
+            opt.backward_step(&loss);
+        }
+        let test: Vec<Vec<i64>> = data[..8].to_vec();
+        let test_src = pad_rows(test.iter().map(|s| s.iter().copied().chain([2]).collect()).collect());
+        assert_eq!(t.greedy(&test_src, SPECIALS, 10), test);
+        assert_eq!(t.beam(&test_src, SPECIALS, 10, 4, 0.6), test);
+    }
+}
