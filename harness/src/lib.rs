@@ -6,6 +6,7 @@
 //! - [`engine`]: the IMP driver (levels, controls, replicates, resume), built on [`train`] (one
 //!   ticket's training with masks and checkpoints), [`prune`], [`mask`] and [`optim`].
 //! - [`config`]: resolved settings and the run's identity hash.
+//! - [`bleu`]: corpus BLEU exactly as sacreBLEU computes it, for the translation tasks.
 
 pub mod bleu;
 pub mod checkpoint;
