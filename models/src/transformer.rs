@@ -285,10 +285,15 @@ impl Transformer {
     /// log-probability / ((5 + length) / 6)^alpha (Wu et al. 2016's length penalty). Returns the
     /// best hypothesis of each sentence, without `<s>` and `</s>`.
     pub fn beam(&self, source: &Tensor, special: Specials, max_len: i64, beam: i64, alpha: f64) -> Vec<Vec<i64>> {
+        let (memory, mask) = tch::no_grad(|| self.encode(source, special.pad, false));
+        self.beam_encoded(&memory, &mask, special, max_len, beam, alpha)
+    }
+
+    /// [`Transformer::beam`] from the encoder's output ([`Transformer::encode`]).
+    pub fn beam_encoded(&self, memory: &Tensor, mask: &Tensor, special: Specials, max_len: i64, beam: i64, alpha: f64) -> Vec<Vec<i64>> {
         tch::no_grad(|| {
-            let (batch, _) = source.size2().expect("[batch, source]");
-            let device = source.device();
-            let (memory, mask) = self.encode(source, special.pad, false);
+            let batch = memory.size()[0];
+            let device = memory.device();
             // Every sentence's memory repeated for each of its beams: row = sentence * beam + k.
             let memory = memory.repeat_interleave_self_int(beam, Some(0), None);
             let mask = mask.repeat_interleave_self_int(beam, Some(0), None);

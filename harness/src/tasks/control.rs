@@ -21,7 +21,7 @@ use lottery_results::{Direction, MetricSpec, TicketKind};
 use crate::optim::{LrSchedule, OptimizerSpec, Rule};
 use crate::registry::Registry;
 use crate::seeds::derive;
-use crate::task::{Defaults, Network, Preset, Problem, PrunableParam, Split, Task, TaskEnv, Training};
+use crate::task::{parse_hparams, Defaults, Network, Preset, Problem, PrunableParam, Split, Task, TaskEnv, Training};
 use crate::{EngineError, Step};
 
 /// Updates per epoch (see the module documentation).
@@ -112,10 +112,7 @@ impl Task for ControlTask {
     }
 
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, EngineError> {
-        let hp: ControlHparams = hparams
-            .clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| EngineError::Usage(format!("{}: {}", self.name, e.message())))?;
+        let hp: ControlHparams = parse_hparams(self.name, hparams)?;
         let spec = EnvSpec::find(&hp.env).map_err(|e| EngineError::Usage(format!("--set env={}: {e}", hp.env)))?;
         if hp.num_envs < 1 || hp.rollout < 1 || hp.hidden < 1 || hp.eval_episodes < 1 {
             return Err(EngineError::Usage("num_envs, rollout, hidden and eval_episodes must be positive".into()));

@@ -15,7 +15,7 @@ use lottery_results::{Direction, MetricSpec, TicketKind};
 use crate::optim::{LrSchedule, OptimizerSpec, Rule};
 use crate::registry::Registry;
 use crate::seeds::{derive, Rng};
-use crate::task::{Defaults, Network, Preset, Problem, PrunableParam, Split, Task, TaskEnv, Training};
+use crate::task::{parse_hparams, Defaults, Network, Preset, Problem, PrunableParam, Split, Task, TaskEnv, Training};
 use crate::{EngineError, Step};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,10 +128,7 @@ impl Task for ImageTask {
     }
 
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, EngineError> {
-        let hp: ImageHparams = hparams
-            .clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| EngineError::Usage(format!("{}: {}", self.name, e.message())))?;
+        let hp: ImageHparams = parse_hparams(self.name, hparams)?;
         let rule = match hp.optimizer.as_str() {
             "adam" => Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
             "sgd" => Rule::Sgd { momentum: hp.momentum, nesterov: false },

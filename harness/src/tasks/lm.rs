@@ -18,7 +18,7 @@ use lottery_results::{Direction, MetricSpec, TicketKind};
 
 use crate::optim::{LrSchedule, OptimizerSpec, Rule};
 use crate::registry::Registry;
-use crate::task::{Defaults, Network, Preset, Problem, PrunableParam, Split, Task, TaskEnv, Training};
+use crate::task::{parse_hparams, Defaults, Network, Preset, Problem, PrunableParam, Split, Task, TaskEnv, Training};
 use crate::{EngineError, Step};
 
 /// One language-modeling task: a corpus and the paper's LSTM.
@@ -144,10 +144,7 @@ impl Task for LmTask {
     }
 
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, EngineError> {
-        let hp: LmHparams = hparams
-            .clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| EngineError::Usage(format!("{}: {}", self.name, e.message())))?;
+        let hp: LmHparams = parse_hparams(self.name, hparams)?;
         for (key, value) in [("batch_size", hp.batch_size), ("bptt", hp.bptt), ("embedding", hp.embedding), ("hidden", hp.hidden), ("layers", hp.layers), ("eval_batch_size", hp.eval_batch_size)] {
             if value < 1 {
                 return Err(EngineError::Usage(format!("--set {key}={value}: use a positive number")));

@@ -22,8 +22,8 @@ use lottery_results::{Direction, MetricSpec, TicketKind};
 use crate::bleu::BleuStats;
 use crate::optim::{LrSchedule, OptimizerSpec, Rule};
 use crate::registry::Registry;
-use crate::seeds::derive;
-use crate::task::{Defaults, Network, Preset, Problem, PrunableParam, Split, Task, TaskEnv, Training};
+use crate::seeds::{derive, Rng};
+use crate::task::{parse_hparams, Defaults, Network, Preset, Problem, PrunableParam, Split, Task, TaskEnv, Training};
 use crate::{EngineError, Step};
 
 struct TranslateTask {
@@ -170,10 +170,7 @@ impl Task for TranslateTask {
     }
 
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, EngineError> {
-        let hp: TranslateHparams = hparams
-            .clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| EngineError::Usage(format!("{}: {}", self.name, e.message())))?;
+        let hp: TranslateHparams = parse_hparams(self.name, hparams)?;
         if hp.max_tokens < 8 || hp.vocab_size < 16 || hp.beam < 1 || hp.max_decode_len < 1 {
             return Err(EngineError::Usage("max_tokens, vocab_size, beam and max_decode_len are too small".into()));
         }
@@ -206,7 +203,8 @@ impl Task for TranslateTask {
         };
         let (train, val, test) = (encode(&train)?, encode(&val)?, encode(&test)?);
         let lengths: Vec<(usize, usize)> = train.source.iter().zip(&train.target).map(|(s, t)| (s.len() + 1, t.len() + 1)).collect();
-        let per_epoch = token_batches(&lengths, hp.max_tokens, 0).len() as u64;
+        let batches = token_batches(&lengths, hp.max_tokens);
+        let per_epoch = batches.len() as u64;
         let vocab = tokenizer.get_vocab_size(true) as i64;
         let config = TransformerConfig {
             vocab,
@@ -234,7 +232,7 @@ impl Task for TranslateTask {
             hp,
             specials,
             tokenizer,
-            lengths,
+            batches,
             train,
             val,
             test,
@@ -257,7 +255,8 @@ struct TranslateProblem {
     hp: TranslateHparams,
     specials: Specials,
     tokenizer: Tokenizer,
-    lengths: Vec<(usize, usize)>,
+    /// The training batches (example indices), fixed; each epoch visits them in its own order.
+    batches: Vec<Vec<usize>>,
     train: Encoded,
     val: Encoded,
     test: Encoded,
@@ -293,8 +292,8 @@ struct TranslateNetwork<'a> {
     problem: &'a TranslateProblem,
     model: Transformer,
     data_seed: u64,
-    /// This epoch's batches, in order.
-    epoch: Option<(u64, Vec<Vec<usize>>)>,
+    /// This epoch's order of the batches.
+    epoch: Option<(u64, Vec<usize>)>,
     /// Detokenized translations of the last test evaluation.
     test_translations: Vec<String>,
 }
@@ -306,16 +305,21 @@ const MAX_SENTENCE_TOKENS: usize = 1000;
 const DECODE_BATCH: usize = 64;
 
 impl TranslateNetwork<'_> {
-    fn teacher_forced_loss(&self, data: &Encoded, idx: &[usize], train: bool) -> (Tensor, Tensor) {
+    /// The encoder's output and source mask for examples `idx`.
+    fn encode(&self, data: &Encoded, idx: &[usize], train: bool) -> (Tensor, Tensor) {
+        let p = self.problem;
+        let src: Vec<&Vec<i64>> = idx.iter().map(|&i| &data.source[i]).collect();
+        self.model.encode(&p.block(&src, None, Some(p.specials.eos)), p.specials.pad, train)
+    }
+
+    /// Summed loss over the target tokens of examples `idx`, and their number.
+    fn teacher_forced_loss(&self, data: &Encoded, idx: &[usize], (memory, mask): &(Tensor, Tensor), train: bool) -> (Tensor, Tensor) {
         let p = self.problem;
         let s = p.specials;
-        let src: Vec<&Vec<i64>> = idx.iter().map(|&i| &data.source[i]).collect();
         let tgt: Vec<&Vec<i64>> = idx.iter().map(|&i| &data.target[i]).collect();
-        let source = p.block(&src, None, Some(s.eos));
         let target_in = p.block(&tgt, Some(s.bos), None);
         let target_out = p.block(&tgt, None, Some(s.eos));
-        let (memory, mask) = self.model.encode(&source, s.pad, train);
-        let logits = self.model.decode(&memory, &mask, &target_in, s.pad, train);
+        let logits = self.model.decode(memory, mask, &target_in, s.pad, train);
         let smoothing = if train { p.hp.label_smoothing } else { 0.0 };
         let loss = logits.view([-1, p.config.vocab]).cross_entropy_loss::<Tensor>(&target_out.view([-1]), None, tch::Reduction::Sum, s.pad, smoothing);
         (loss, target_out.ne(s.pad).sum(Kind::Float))
@@ -331,12 +335,11 @@ impl TranslateNetwork<'_> {
         let mut translations = vec![String::new(); n];
         tch::no_grad(|| {
             for chunk in order.chunks(DECODE_BATCH) {
-                let (l, t) = self.teacher_forced_loss(data, chunk, false);
+                let encoded = self.encode(data, chunk, false);
+                let (l, t) = self.teacher_forced_loss(data, chunk, &encoded, false);
                 loss += l.double_value(&[]);
                 tokens += t.double_value(&[]);
-                let src: Vec<&Vec<i64>> = chunk.iter().map(|&i| &data.source[i]).collect();
-                let source = p.block(&src, None, Some(p.specials.eos));
-                let out = self.model.beam(&source, p.specials, p.hp.max_decode_len, p.hp.beam, p.hp.length_penalty);
+                let out = self.model.beam_encoded(&encoded.0, &encoded.1, p.specials, p.hp.max_decode_len, p.hp.beam, p.hp.length_penalty);
                 for (&i, ids) in chunk.iter().zip(out) {
                     let ids: Vec<u32> = ids.iter().map(|&t| t as u32).collect();
                     translations[i] = p.tokenizer.decode(&ids, true).unwrap_or_default();
@@ -361,11 +364,12 @@ impl Network for TranslateNetwork<'_> {
         let per_epoch = p.training.iterations_per_epoch;
         let epoch = step / per_epoch;
         if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            self.epoch = Some((epoch, token_batches(&p.lengths, p.hp.max_tokens, derive(self.data_seed, "epoch", epoch))));
+            self.epoch = Some((epoch, Rng::new(derive(self.data_seed, "epoch", epoch)).permutation(p.batches.len())));
         }
-        let batches = &self.epoch.as_ref().expect("set above").1;
-        let idx = batches[(step % per_epoch) as usize].clone();
-        let (loss, tokens) = self.teacher_forced_loss(&p.train, &idx, true);
+        let order = &self.epoch.as_ref().expect("set above").1;
+        let idx = &p.batches[order[(step % per_epoch) as usize]];
+        let encoded = self.encode(&p.train, idx, true);
+        let (loss, tokens) = self.teacher_forced_loss(&p.train, idx, &encoded, true);
         loss / tokens
     }
 
