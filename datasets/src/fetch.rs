@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::{io_err, source, DataError, RemoteFile, Unpack, SOURCES};
+use crate::{io_err, manual_source, source, DataError, RemoteFile, Unpack, MANUAL_SOURCES, SOURCES};
 
 /// What a fetch did, file by file.
 #[derive(Debug, Default)]
@@ -136,9 +136,12 @@ fn fetch_file(
 /// Files already present with the right checksum are not downloaded again; all files are tried
 /// even when one fails, and the first failure is returned.
 pub fn fetch(name: &str, data_dir: &Path, mirror: Option<&str>) -> Result<FetchReport, DataError> {
+    if let Some(manual) = manual_source(name) {
+        return Err(DataError::NoVerifiedDownload { dataset: name.into(), folder: data_dir.join(manual.folder), how: manual.how.into() });
+    }
     let src = source(name).ok_or_else(|| DataError::UnknownDataset {
         name: name.to_string(),
-        known: SOURCES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+        known: SOURCES.iter().map(|s| s.name).chain(MANUAL_SOURCES.iter().map(|s| s.name)).collect::<Vec<_>>().join(", "),
     })?;
     let dir = data_dir.join(src.folder);
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;

@@ -19,7 +19,7 @@ pub use fetch::{fetch, sha256_file, unpack_zip_strip_top, FetchReport};
 pub use idx::{read_idx, write_idx_gz, IdxArray};
 pub use image::{load_mnist_like, ImageSplit, ImageSplits};
 pub use parallel::{joint_bpe, load_parallel_split, pad_block, read_text_lines, token_batches, vocab_cache_dir, ParallelSplit, BOS, EOS_SENTENCE, PAD};
-pub use sources::{source, RemoteFile, Source, Unpack, SOURCES};
+pub use sources::{manual_source, source, ManualSource, RemoteFile, Source, Unpack, MANUAL_SOURCES, SOURCES};
 pub use text::{encode_stream, load_lm_text, word_tokenizer, LmCorpus, LmCorpusIds, LmText, EOS, UNK};
 
 use std::path::PathBuf;
@@ -38,6 +38,10 @@ pub enum DataError {
     Checksum { dataset: String, path: PathBuf, expected: String, actual: String },
     #[error("download of {url} failed: {reason}")]
     Download { url: String, reason: String },
+    #[error("dataset `{dataset}` has no checksum-verified download, so `harness data fetch` does not fetch it; place {how} under {folder}")]
+    NoVerifiedDownload { dataset: String, folder: PathBuf, how: String },
+    #[error("dataset `{dataset}` is missing {path}; it has no checksum-verified download: place {how} under {folder} (or point --data-dir at a folder that holds `{dataset}/`)")]
+    MissingManual { dataset: String, path: PathBuf, folder: PathBuf, how: String },
     #[error("unknown dataset `{name}`; known datasets: {known}")]
     UnknownDataset { name: String, known: String },
 }

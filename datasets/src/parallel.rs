@@ -14,7 +14,7 @@ use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::{AddedToken, Tokenizer};
 
-use crate::{io_err, DataError, UNK};
+use crate::{io_err, manual_source, DataError, UNK};
 
 pub const PAD: &str = "<pad>";
 pub const BOS: &str = "<s>";
@@ -51,7 +51,10 @@ pub fn load_parallel_split(dataset: &str, data_dir: &Path, dir: &Path, stem: &st
         } else if gz.is_file() {
             Ok(gz)
         } else {
-            Err(DataError::Missing { dataset: dataset.into(), path: gz, data_dir: data_dir.to_path_buf() })
+            Err(match manual_source(dataset) {
+                Some(m) => DataError::MissingManual { dataset: dataset.into(), path: plain, folder: dir.to_path_buf(), how: m.how.into() },
+                None => DataError::Missing { dataset: dataset.into(), path: gz, data_dir: data_dir.to_path_buf() },
+            })
         }
     };
     let (src_path, tgt_path) = (find(src)?, find(tgt)?);

@@ -109,6 +109,37 @@ pub const SOURCES: &[Source] = &[
     },
 ];
 
+/// A dataset the loaders read but `harness data fetch` cannot download with a verified checksum
+/// (no canonical single-file release whose SHA-256 this project could record): the user places
+/// the files, and errors say how.
+#[derive(Debug, Clone, Copy)]
+pub struct ManualSource {
+    pub name: &'static str,
+    /// Folder under the data directory.
+    pub folder: &'static str,
+    /// What to put there, and where it comes from.
+    pub how: &'static str,
+}
+
+/// Datasets placed by hand.
+pub static MANUAL_SOURCES: &[ManualSource] = &[
+    ManualSource {
+        name: "wmt14-en-de",
+        folder: "wmt14-en-de",
+        how: "line-aligned raw (untokenized) text: train.en/train.de (Europarl v7 + Common Crawl + News Commentary v9, ~4.5M pairs), newstest2013.en/.de (validation) and newstest2014.en/.de (test; `sacrebleu -t wmt14 -l en-de --echo src` and `--echo ref` print it), plain or .gz",
+    },
+    ManualSource {
+        name: "iwslt14",
+        folder: "iwslt14",
+        how: "line-aligned raw text of IWSLT'14 German-English (the TED talks of fairseq's prepare-iwslt14.sh before its tokenization): train.de/train.en, valid.de/valid.en, test.de/test.en, plain or .gz",
+    },
+];
+
+/// Looks up a hand-placed dataset by name.
+pub fn manual_source(name: &str) -> Option<&'static ManualSource> {
+    MANUAL_SOURCES.iter().find(|s| s.name == name)
+}
+
 /// Looks up a dataset by name.
 pub fn source(name: &str) -> Option<&'static Source> {
     SOURCES.iter().find(|s| s.name == name)

@@ -8,6 +8,8 @@
 //! Agreement with Gymnasium is checked against trajectories recorded from it
 //! (`fixtures/record_gymnasium.py`).
 
+#[cfg(feature = "ale")]
+pub mod atari;
 mod acrobot;
 mod cartpole;
 mod env;

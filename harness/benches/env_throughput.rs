@@ -58,7 +58,7 @@ fn a2c_env_steps_per_second() -> f64 {
     let registry = Registry::builtin();
     let task = registry.get("control/cartpole").expect("registered");
     let defaults = task.defaults(Preset::Quick);
-    let env = TaskEnv { data_dir: ".".into(), device: Device::Cpu };
+    let env = TaskEnv { data_dir: ".".into(), device: Device::Cpu, rom_dir: None };
     let problem = task.prepare(&defaults.hparams, &env).expect("cartpole needs no data");
     let training = problem.training();
     let vs = nn::VarStore::new(Device::Cpu);

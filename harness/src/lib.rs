@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod device;
 pub mod engine;
+pub mod malloc;
 pub mod mask;
 pub mod optim;
 pub mod progress;

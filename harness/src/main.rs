@@ -150,6 +150,9 @@ struct RunArgs {
     /// Parent folder of run folders.
     #[arg(long, default_value = "results")]
     out: PathBuf,
+    /// Folder of Atari ROMs (`<game>.bin`), searched before ALE_ROM_DIR and the ale-py package.
+    #[arg(long)]
+    rom_dir: Option<PathBuf>,
     /// CPU threads for libtorch [default: libtorch's, one per core]. Use 1 per process when
     /// running several jobs at once: oversubscribed threads spin against each other.
     #[arg(long)]
@@ -173,13 +176,36 @@ fn parse_layer_rate(s: &str) -> Result<(String, f64), String> {
 }
 
 fn list(registry: &Registry) {
-    println!("{:<28} {:<22} {:<19} description", "task", "metrics", "presets");
-    for task in registry.tasks() {
+    println!("{:<34} {:<22} {:<19} description", "task", "metrics", "presets");
+    let presets: Vec<&str> = Preset::ALL.iter().map(|p| p.as_str()).collect();
+    let line = |task: &dyn lottery_harness::task::Task, note: &str| {
         let metrics: Vec<String> = task.metrics().iter().map(|m| format!("{}({})", m.name, if m.direction == lottery_results::Direction::Higher { "↑" } else { "↓" })).collect();
-        let presets: Vec<&str> = Preset::ALL.iter().map(|p| p.as_str()).collect();
-        println!("{:<28} {:<22} {:<19} {}", task.name(), metrics.join(" "), presets.join(","), task.description());
+        println!("{:<34} {:<22} {:<19} {}{note}", task.name(), metrics.join(" "), presets.join(","), task.description());
+    };
+    for task in registry.tasks().filter(|t| !t.name().starts_with("atari/")) {
+        line(task, "");
     }
+    list_atari(registry, &line);
 }
+
+/// The paper's Atari games one per line with whether a ROM was found, the other ALE games in one.
+#[cfg(feature = "ale")]
+fn list_atari(registry: &Registry, line: &dyn Fn(&dyn lottery_harness::task::Task, &str)) {
+    use lottery_envs::atari::roms;
+    use lottery_harness::tasks::atari::PAPER_GAMES;
+    let available = roms::available(None);
+    for &game in PAPER_GAMES {
+        if let Ok(task) = registry.get(&format!("atari/{game}")) {
+            line(task, if available.contains(&game) { " [ROM found]" } else { " [no ROM: --rom-dir, ALE_ROM_DIR or ale-py]" });
+        }
+    }
+    let others: Vec<&str> = roms::SUPPORTED.iter().copied().filter(|g| !PAPER_GAMES.contains(g)).collect();
+    let found = others.iter().filter(|g| available.contains(g)).count();
+    println!("{:<34} the same on any other ALE game ({} more, ROMs found for {found}): {}", "atari/<game>", others.len(), others.join(", "));
+}
+
+#[cfg(not(feature = "ale"))]
+fn list_atari(_: &Registry, _: &dyn Fn(&dyn lottery_harness::task::Task, &str)) {}
 
 fn describe_task(task: &dyn lottery_harness::task::Task) {
     println!("{}: {}", task.name(), task.description());
@@ -229,7 +255,7 @@ fn run(registry: &Registry, args: RunArgs) -> Result<(), EngineError> {
     let config = RunConfig::resolve(task, args.preset, overrides)?;
     let device = args.device.resolve()?;
     let dir = args.out.join(config.run_name(task));
-    let run = Run { dir: dir.clone(), config, task, env: TaskEnv { data_dir: args.data_dir, device } };
+    let run = Run { dir: dir.clone(), config, task, env: TaskEnv { data_dir: args.data_dir, device, rom_dir: args.rom_dir } };
     run.execute(args.quiet)?;
     print!("{}", show::render(&dir)?);
     println!("results: {}", dir.display());
@@ -240,6 +266,7 @@ fn run(registry: &Registry, args: RunArgs) -> Result<(), EngineError> {
 }
 
 fn main() -> ExitCode {
+    lottery_harness::malloc::keep_freed_memory();
     let cli = Cli::parse();
     let registry = Registry::builtin();
     let result = match cli.command {
@@ -267,6 +294,9 @@ fn main() -> ExitCode {
             for s in lottery_datasets::SOURCES {
                 println!("{:<14} {}", s.name, s.description);
             }
+            for s in lottery_datasets::MANUAL_SOURCES {
+                println!("{:<14} (placed by hand, no verified download) {}", s.name, s.how);
+            }
             Ok(())
         }
         Command::Data { command: DataCommand::Fetch { name, data_dir, mirror } } => {
@@ -284,7 +314,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            let unknown_dataset = matches!(e, EngineError::Data(lottery_datasets::DataError::UnknownDataset { .. }));
+            let unknown_dataset = matches!(e, EngineError::Data(lottery_datasets::DataError::UnknownDataset { .. } | lottery_datasets::DataError::NoVerifiedDownload { .. }));
             ExitCode::from(if e.is_usage() || unknown_dataset { 2 } else { 1 })
         }
     }

@@ -52,6 +52,8 @@ pub struct Defaults {
 pub struct TaskEnv {
     pub data_dir: PathBuf,
     pub device: Device,
+    /// Where Atari ROMs are looked for first (`--rom-dir`).
+    pub rom_dir: Option<PathBuf>,
 }
 
 /// Which held-out data an evaluation uses.

@@ -3,15 +3,17 @@
 //! per-layer pruning rates, e.g. the output layer at half rate).
 
 mod actor_critic;
+mod atari_cnn;
 mod conv;
 mod lenet;
 mod lstm_lm;
 mod transformer;
 
 pub use actor_critic::ActorCritic;
+pub use atari_cnn::{AtariActorCritic, AtariArch};
 pub use conv::ConvNet;
 pub use lenet::Lenet;
-pub use transformer::{Specials, Transformer, TransformerConfig};
+pub use transformer::{DecoderCache, Specials, Transformer, TransformerConfig};
 pub use lstm_lm::{stream_nll, LstmLm, LstmLmConfig, LstmState, StreamNll};
 
 use tch::nn;

@@ -95,18 +95,30 @@ impl Attention {
         Attention { q: Linear::new(&p, "q", d, d), k: Linear::new(&p, "k", d, d), v: Linear::new(&p, "v", d, d), out: Linear::new(&p, "out", d, d), heads }
     }
 
-    /// `mask`: boolean, broadcastable to `[batch, heads, queries, keys]`, true where attention is
-    /// allowed.
-    fn forward(&self, query: &Tensor, memory: &Tensor, mask: &Tensor, dropout: f64, train: bool) -> Tensor {
-        let split = |x: Tensor| {
-            let (b, t, d) = x.size3().expect("[batch, time, d_model]");
-            x.view([b, t, self.heads, d / self.heads]).transpose(1, 2)
-        };
-        let (q, k, v) = (split(self.q.forward(query)), split(self.k.forward(memory)), split(self.v.forward(memory)));
+    /// `[batch, time, d_model]` -> `[batch, heads, time, d_head]`.
+    fn split_heads(&self, x: Tensor) -> Tensor {
+        let (b, t, d) = x.size3().expect("[batch, time, d_model]");
+        x.view([b, t, self.heads, d / self.heads]).transpose(1, 2)
+    }
+
+    /// Keys and values of `memory`, split into heads.
+    fn keys_values(&self, memory: &Tensor) -> (Tensor, Tensor) {
+        (self.split_heads(self.k.forward(memory)), self.split_heads(self.v.forward(memory)))
+    }
+
+    /// Attention of `query` over precomputed keys and values. `mask`: boolean, broadcastable to
+    /// `[batch, heads, queries, keys]`, true where attention is allowed; `None` allows all.
+    fn attend(&self, query: &Tensor, (k, v): (&Tensor, &Tensor), mask: Option<&Tensor>, dropout: f64, train: bool) -> Tensor {
+        let q = self.split_heads(self.q.forward(query));
         let p = if train { dropout } else { 0.0 };
-        let attended = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), p, false, None, false);
+        let attended = Tensor::scaled_dot_product_attention(&q, k, v, mask, p, false, None, false);
         let (b, h, t, dh) = attended.size4().expect("[batch, heads, time, d_head]");
         self.out.forward(&attended.transpose(1, 2).contiguous().view([b, t, h * dh]))
+    }
+
+    fn forward(&self, query: &Tensor, memory: &Tensor, mask: &Tensor, dropout: f64, train: bool) -> Tensor {
+        let (k, v) = self.keys_values(memory);
+        self.attend(query, (&k, &v), Some(mask), dropout, train)
     }
 
     fn matrices(&self) -> [&str; 4] {
@@ -223,6 +235,33 @@ impl Transformer {
         names
     }
 
+    /// Every variable of the model, in construction order (the same order for every model of
+    /// one configuration).
+    pub fn variables(&self) -> Vec<&Tensor> {
+        fn linear(l: &Linear) -> [&Tensor; 2] {
+            [&l.weight, &l.bias]
+        }
+        fn attention(a: &Attention) -> Vec<&Tensor> {
+            [linear(&a.q), linear(&a.k), linear(&a.v), linear(&a.out)].concat()
+        }
+        fn norm(n: &LayerNorm) -> [&Tensor; 2] {
+            [&n.weight, &n.bias]
+        }
+        let mut vars: Vec<&Tensor> = [Some(&self.src_embedding), self.tgt_embedding.as_ref(), self.output.as_ref()].into_iter().flatten().collect();
+        for layer in &self.encoder {
+            vars.extend(attention(&layer.attn));
+            vars.extend([linear(&layer.ffn.w1), linear(&layer.ffn.w2)].concat());
+            vars.extend(layer.norms.iter().flat_map(norm));
+        }
+        for layer in &self.decoder {
+            vars.extend([attention(&layer.self_attn), attention(&layer.cross_attn)].concat());
+            vars.extend([linear(&layer.ffn.w1), linear(&layer.ffn.w2)].concat());
+            vars.extend(layer.norms.iter().flat_map(norm));
+        }
+        vars.extend(self.final_norms.iter().flatten().flat_map(norm));
+        vars
+    }
+
     fn embed(&self, table: &Tensor, ids: &Tensor, train: bool) -> Tensor {
         let t = ids.size()[1];
         let x = Tensor::embedding(table, ids, -1, false, false) * (self.config.d_model as f64).sqrt() + self.positions.narrow(0, 0, t);
@@ -275,6 +314,48 @@ impl Transformer {
         x.linear::<Tensor>(self.output.as_ref().unwrap_or(table), None)
     }
 
+    /// Starts incremental decoding over encoder output `memory` (`[rows, source, d_model]`) with
+    /// its source mask: computes every decoder layer's cross-attention keys and values once.
+    pub fn start_decoding(&self, memory: &Tensor, source_mask: &Tensor) -> DecoderCache {
+        DecoderCache {
+            cross: self.decoder.iter().map(|layer| layer.cross_attn.keys_values(memory)).collect(),
+            past: self.decoder.iter().map(|_| None).collect(),
+            source_mask: source_mask.shallow_clone(),
+            len: 0,
+        }
+    }
+
+    /// Logits `[rows, vocab]` for the next token after feeding `tokens` (`[rows]`, one per row)
+    /// at the cache's next position. Equal to [`Transformer::decode`]'s last position over the
+    /// whole prefix, at the cost of one position: self-attention keys and values of earlier
+    /// positions come from the cache, which this call extends.
+    pub fn decode_step(&self, cache: &mut DecoderCache, tokens: &Tensor) -> Tensor {
+        let table = self.tgt_embedding.as_ref().unwrap_or(&self.src_embedding);
+        let ids = tokens.view([-1, 1]);
+        let mut x = Tensor::embedding(table, &ids, -1, false, false) * (self.config.d_model as f64).sqrt() + self.positions.narrow(0, cache.len, 1);
+        for (i, layer) in self.decoder.iter().enumerate() {
+            let past = &mut cache.past[i];
+            x = self.sublayer(&x, &layer.norms[0], false, |h| {
+                let (k, v) = layer.self_attn.keys_values(h);
+                let (k, v) = match past.take() {
+                    Some((pk, pv)) => (Tensor::cat(&[pk, k], 2), Tensor::cat(&[pv, v], 2)),
+                    None => (k, v),
+                };
+                let out = layer.self_attn.attend(h, (&k, &v), None, 0.0, false);
+                *past = Some((k, v));
+                out
+            });
+            let (ck, cv) = &cache.cross[i];
+            x = self.sublayer(&x, &layer.norms[1], false, |h| layer.cross_attn.attend(h, (ck, cv), Some(&cache.source_mask), 0.0, false));
+            x = self.sublayer(&x, &layer.norms[2], false, |h| self.ffn(&layer.ffn, h, false));
+        }
+        if let Some(norms) = &self.final_norms {
+            x = norms[1].forward(&x);
+        }
+        cache.len += 1;
+        x.squeeze_dim(1).linear::<Tensor>(self.output.as_ref().unwrap_or(table), None)
+    }
+
     /// Greedy decoding of a batch: ids after `<s>` up to (not including) `</s>`, at most
     /// `max_len` tokens each.
     pub fn greedy(&self, source: &Tensor, special: Specials, max_len: i64) -> Vec<Vec<i64>> {
@@ -289,94 +370,119 @@ impl Transformer {
         self.beam_encoded(&memory, &mask, special, max_len, beam, alpha)
     }
 
-    /// [`Transformer::beam`] from the encoder's output ([`Transformer::encode`]).
+    /// [`Transformer::beam`] from the encoder's output ([`Transformer::encode`]). Decodes
+    /// incrementally ([`Transformer::decode_step`]); candidates are ranked on the device, and
+    /// only the best `2 * beam` per sentence (enough to keep `beam` alive after at most `beam`
+    /// of them end) come back to the host. A sentence leaves the batch as soon as no live beam
+    /// can beat its best finished hypothesis, so one long sentence does not hold up the others.
     pub fn beam_encoded(&self, memory: &Tensor, mask: &Tensor, special: Specials, max_len: i64, beam: i64, alpha: f64) -> Vec<Vec<i64>> {
         tch::no_grad(|| {
-            let batch = memory.size()[0];
+            let batch = memory.size()[0] as usize;
             let device = memory.device();
-            // Every sentence's memory repeated for each of its beams: row = sentence * beam + k.
+            let vocab = self.config.vocab;
+            let k = beam as usize;
+            let penalty = |len: usize| ((5.0 + len as f64 + 1.0) / 6.0).powf(alpha);
+            // Every sentence's memory repeated for each of its beams: row = slot * beam + j, where
+            // slot is the sentence's place among those still decoding (`active`).
             let memory = memory.repeat_interleave_self_int(beam, Some(0), None);
             let mask = mask.repeat_interleave_self_int(beam, Some(0), None);
-            let rows = (batch * beam) as usize;
-            let mut seqs: Vec<Vec<i64>> = vec![vec![special.bos]; rows];
+            let mut cache = self.start_decoding(&memory, &mask);
+            let mut active: Vec<usize> = (0..batch).collect();
+            let mut tokens: Vec<i64> = vec![special.bos; batch * k];
+            let mut seqs: Vec<Vec<i64>> = vec![vec![]; batch * k];
             // Only the first beam of each sentence is live at the start, so beams differ.
-            let mut scores: Vec<f64> = (0..rows).map(|r| if r as i64 % beam == 0 { 0.0 } else { f64::NEG_INFINITY }).collect();
-            let mut finished: Vec<Option<(f64, Vec<i64>)>> = vec![None; batch as usize];
+            let mut scores: Vec<f32> = (0..batch * k).map(|r| if r % k == 0 { 0.0 } else { f32::NEG_INFINITY }).collect();
+            let mut finished: Vec<Option<(f64, Vec<i64>)>> = vec![None; batch];
+            let banned = Tensor::from_slice(&[special.pad, special.bos]).to_device(device);
+            let wanted = (2 * beam).min(beam * vocab) as usize;
             for step in 0..max_len {
-                let width = seqs[0].len();
-                let flat: Vec<i64> = seqs.iter().flatten().copied().collect();
-                let input = Tensor::from_slice(&flat).view([rows as i64, width as i64]).to_device(device);
-                let logits = self.decode(&memory, &mask, &input, special.pad, false).select(1, -1);
-                let logp = Vec::<f64>::try_from(logits.log_softmax(-1, Kind::Double).to_device(Device::Cpu).flatten(0, -1)).expect("f64 logits");
-                let vocab = self.config.vocab as usize;
-                let mut next_seqs = Vec::with_capacity(rows);
-                let mut next_scores = Vec::with_capacity(rows);
-                for s in 0..batch as usize {
-                    // Candidates: (score, row, token) over this sentence's beams.
-                    let mut candidates: Vec<(f64, usize, usize)> = vec![];
-                    for k in 0..beam as usize {
-                        let row = s * beam as usize + k;
-                        if scores[row] == f64::NEG_INFINITY {
-                            continue;
-                        }
-                        for (tok, lp) in logp[row * vocab..(row + 1) * vocab].iter().enumerate() {
-                            if tok as i64 != special.pad && tok as i64 != special.bos {
-                                candidates.push((scores[row] + lp, row, tok));
-                            }
-                        }
-                    }
-                    candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
-                    let mut kept = 0;
-                    for (score, row, tok) in candidates {
-                        if kept == beam as usize {
+                let input = Tensor::from_slice(&tokens).to_device(device);
+                let mut logp = self.decode_step(&mut cache, &input).log_softmax(-1, Kind::Float);
+                let _ = logp.index_fill_(1, &banned, f64::NEG_INFINITY);
+                let total = logp + Tensor::from_slice(&scores).to_device(device).unsqueeze(1);
+                let (best, index) = total.view([active.len() as i64, beam * vocab]).topk(wanted as i64, -1, true, true);
+                let best = Vec::<f32>::try_from(best.to_device(Device::Cpu).flatten(0, -1)).expect("f32 scores");
+                let index = Vec::<i64>::try_from(index.to_device(Device::Cpu).flatten(0, -1)).expect("i64 indices");
+                let (mut next_active, mut next_rows, mut next_tokens, mut next_seqs, mut next_scores) = (vec![], vec![], vec![], vec![], vec![]);
+                for (slot, &s) in active.iter().enumerate() {
+                    let (mut rows, mut toks, mut bodies, mut live) = (vec![], vec![], vec![], vec![]);
+                    for c in slot * wanted..(slot + 1) * wanted {
+                        let (score, flat) = (best[c], index[c]);
+                        if live.len() == k || score == f32::NEG_INFINITY {
                             break;
                         }
-                        let body = seqs[row][1..].to_vec();
-                        if tok as i64 == special.eos || step + 1 == max_len {
-                            let mut out = body;
-                            if tok as i64 != special.eos {
-                                out.push(tok as i64);
+                        let row = slot * k + (flat / vocab) as usize;
+                        let tok = flat % vocab;
+                        if tok == special.eos || step + 1 == max_len {
+                            let mut out = seqs[row].clone();
+                            if tok != special.eos {
+                                out.push(tok);
                             }
-                            let normalized = score / ((5.0 + out.len() as f64 + 1.0) / 6.0).powf(alpha);
-                            if finished[s].as_ref().is_none_or(|(best, _)| normalized > *best) {
+                            let normalized = score as f64 / penalty(out.len());
+                            if finished[s].as_ref().is_none_or(|(b, _)| normalized > *b) {
                                 finished[s] = Some((normalized, out));
-                            }
-                            if beam == 1 {
-                                kept += 1;
-                                next_seqs.push(seqs[row].iter().copied().chain([special.pad]).collect());
-                                next_scores.push(f64::NEG_INFINITY);
                             }
                             continue;
                         }
-                        let mut seq = seqs[row].clone();
-                        seq.push(tok as i64);
-                        next_seqs.push(seq);
-                        next_scores.push(score);
-                        kept += 1;
+                        rows.push(row as i64);
+                        toks.push(tok);
+                        bodies.push(seqs[row].iter().copied().chain([tok]).collect::<Vec<i64>>());
+                        live.push(score);
                     }
-                    while kept < beam as usize {
-                        next_seqs.push(vec![special.bos; width + 1]);
-                        next_scores.push(f64::NEG_INFINITY);
-                        kept += 1;
+                    // Done when a finished hypothesis beats every live beam: live scores only
+                    // fall, and the length penalty can at most divide by its final value.
+                    let best_live = live.first().map_or(f64::NEG_INFINITY, |&b| b as f64);
+                    let done = finished[s].as_ref().is_some_and(|(b, _)| best_live == f64::NEG_INFINITY || best_live / penalty(max_len as usize) <= *b);
+                    if done {
+                        continue;
                     }
+                    next_active.push(s);
+                    // Dead beams: any row of this sentence, never extended.
+                    while live.len() < k {
+                        rows.push((slot * k) as i64);
+                        toks.push(special.pad);
+                        bodies.push(vec![]);
+                        live.push(f32::NEG_INFINITY);
+                    }
+                    (next_rows.extend(rows), next_tokens.extend(toks), next_seqs.extend(bodies), next_scores.extend(live));
                 }
-                seqs = next_seqs;
-                scores = next_scores;
-                // Stop when every sentence has a finished hypothesis no live beam can beat: live
-                // scores only fall, and the length penalty can at most divide by its final value.
-                let done = (0..batch as usize).all(|s| {
-                    let best_live = (0..beam as usize).map(|k| scores[s * beam as usize + k]).fold(f64::NEG_INFINITY, f64::max);
-                    match &finished[s] {
-                        Some((best, _)) => best_live == f64::NEG_INFINITY || best_live / ((5.0 + max_len as f64 + 1.0) / 6.0).powf(alpha) <= *best,
-                        None => false,
-                    }
-                });
-                if done {
+                if next_active.is_empty() {
                     break;
                 }
+                cache.reorder(&Tensor::from_slice(&next_rows).to_device(device), next_active.len() < active.len());
+                (active, tokens, seqs, scores) = (next_active, next_tokens, next_seqs, next_scores);
             }
             finished.into_iter().map(|f| f.map(|(_, seq)| seq).unwrap_or_default()).collect()
         })
+    }
+}
+
+/// What incremental decoding keeps between positions: each decoder layer's cross-attention keys
+/// and values (fixed) and self-attention keys and values of the positions so far.
+pub struct DecoderCache {
+    cross: Vec<(Tensor, Tensor)>,
+    past: Vec<Option<(Tensor, Tensor)>>,
+    source_mask: Tensor,
+    len: i64,
+}
+
+impl DecoderCache {
+    /// Keeps rows `rows` (`[rows]` indices into the current rows), in that order: beam search
+    /// continues each surviving hypothesis from its parent's state. The cross-attention side
+    /// (memory keys and values, source mask) is only gathered when `memory_too`: reordering beams
+    /// within a sentence leaves it unchanged, dropping sentences does not.
+    pub fn reorder(&mut self, rows: &Tensor, memory_too: bool) {
+        for (k, v) in self.past.iter_mut().flatten() {
+            *k = k.index_select(0, rows);
+            *v = v.index_select(0, rows);
+        }
+        if memory_too {
+            for (k, v) in self.cross.iter_mut() {
+                *k = k.index_select(0, rows);
+                *v = v.index_select(0, rows);
+            }
+            self.source_mask = self.source_mask.index_select(0, rows);
+        }
     }
 }
 
@@ -411,6 +517,21 @@ mod tests {
     }
 
     #[test]
+    fn variables_are_exactly_the_var_stores() {
+        for share in [true, false] {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let t = small(&vs, share);
+            let store = vs.variables();
+            assert_eq!(t.variables().len(), store.len());
+            let total: i64 = t.variables().iter().map(|v| v.numel() as i64).sum();
+            assert_eq!(total, store.values().map(|v| v.numel() as i64).sum::<i64>());
+            for v in store.values() {
+                assert!(t.variables().iter().any(|o| o.data_ptr() == v.data_ptr()), "a var-store variable is missing");
+            }
+        }
+    }
+
+    #[test]
     fn prunable_names_are_variables_and_embeddings_only_when_asked() {
         let vs = nn::VarStore::new(Device::Cpu);
         let t = small(&vs, false);
@@ -438,6 +559,63 @@ mod tests {
         let a = t.decode(&m, &mask, &tgt, 0, false);
         let b = t.decode(&mp, &maskp, &tgt_longer, 0, false).narrow(1, 0, 3);
         assert!(a.allclose(&b, 1e-5, 1e-5, false));
+    }
+
+    #[test]
+    fn incremental_decoding_equals_full_decoding_and_follows_reordered_rows() {
+        tch::manual_seed(3);
+        for (share, pre_norm) in [(true, true), (false, false)] {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let config = TransformerConfig { vocab: 12, d_model: 32, ffn: 64, heads: 4, encoder_layers: 2, decoder_layers: 2, dropout: 0.3, share_embeddings: share, pre_norm, max_len: 64 };
+            let t = Transformer::new(&vs.root(), config).unwrap();
+            let src = Tensor::from_slice(&[5i64, 6, 7, 2, 8, 9, 2, 0]).view([2, 4]);
+            let tgt = Tensor::from_slice(&[1i64, 8, 9, 10, 1, 3, 4, 5]).view([2, 4]);
+            let (m, mask) = t.encode(&src, 0, false);
+            let full = t.decode(&m, &mask, &tgt, 0, false);
+            let mut cache = t.start_decoding(&m, &mask);
+            for pos in 0..4 {
+                let step = t.decode_step(&mut cache, &tgt.select(1, pos));
+                assert!(step.allclose(&full.select(1, pos), 1e-5, 1e-5, false), "share {share} pre_norm {pre_norm} position {pos}");
+            }
+            // Swapping two rows of the same memory swaps their continuations.
+            let (m2, mask2) = t.encode(&src.narrow(0, 0, 1).repeat([2, 1]), 0, false);
+            let prefixes = Tensor::from_slice(&[1i64, 8, 1, 3]).view([2, 2]);
+            let mut cache = t.start_decoding(&m2, &mask2);
+            for pos in 0..2 {
+                let _ = t.decode_step(&mut cache, &prefixes.select(1, pos));
+            }
+            cache.reorder(&Tensor::from_slice(&[1i64, 0]), false);
+            let next = t.decode_step(&mut cache, &Tensor::from_slice(&[4i64, 9]));
+            let swapped = Tensor::from_slice(&[1i64, 3, 4, 1, 8, 9]).view([2, 3]);
+            let expected = t.decode(&m2, &mask2, &swapped, 0, false).select(1, 2);
+            assert!(next.allclose(&expected, 1e-5, 1e-5, false), "share {share} pre_norm {pre_norm}: reorder");
+        }
+    }
+
+    #[test]
+    fn beam_search_of_a_batch_equals_beam_search_of_each_sentence_alone() {
+        const EOS_SCALE: f64 = -2.5;
+        tch::manual_seed(4);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let t = small(&vs, true);
+        // Rescale `</s>`'s row of the shared output matrix so that, in this random model, some
+        // sentences end early and others run to the limit (asserted below).
+        tch::no_grad(|| {
+            let _ = vs.variables()["embedding.weight"].get(2).g_mul_scalar_(EOS_SCALE);
+        });
+        let sentences: Vec<Vec<i64>> = vec![vec![5, 6, 7, 2], vec![8, 2], vec![3, 4, 9, 10, 11, 2], vec![6, 6, 2]];
+        let width = 6;
+        let flat: Vec<i64> = sentences.iter().flat_map(|s| s.iter().copied().chain(std::iter::repeat_n(0, width - s.len()))).collect();
+        let batch = Tensor::from_slice(&flat).view([4, width as i64]);
+        for beam in [1, 3] {
+            let together = t.beam(&batch, SPECIALS, 8, beam, 0.6);
+            let lengths: Vec<usize> = together.iter().map(Vec::len).collect();
+            assert!(lengths.iter().any(|&l| l < 8) && lengths.contains(&8), "beam {beam}: lengths {lengths:?} do not mix ended and unfinished sentences");
+            for (i, s) in sentences.iter().enumerate() {
+                let alone = t.beam(&Tensor::from_slice(s).view([1, s.len() as i64]), SPECIALS, 8, beam, 0.6);
+                assert_eq!(alone[0], together[i], "beam {beam}, sentence {i} (lengths {lengths:?})");
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The built-in tasks. A new task family is a module here and one line in [`register_all`];
 //! nothing in the engine changes.
 
+#[cfg(feature = "ale")]
+pub mod atari;
 pub mod control;
 pub mod image;
 pub mod lm;
@@ -9,6 +11,8 @@ pub mod translate;
 use crate::registry::Registry;
 
 pub fn register_all(registry: &mut Registry) {
+    #[cfg(feature = "ale")]
+    atari::register(registry);
     control::register(registry);
     image::register(registry);
     lm::register(registry);

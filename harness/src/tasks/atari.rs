@@ -1,0 +1,273 @@
+//! Atari games through ALE with A2C, as in Yu et al. (2019): the DeepMind preprocessing
+//! (`lottery_envs::atari`), their CNN (or the Nature-DQN one), Adam (lr 1e-3, eps 1e-3), entropy
+//! 0.01, rewards and advantages clipped to [-1, 1], rollouts of 6 steps over a batch of envs
+//! stepped on worker threads.
+//!
+//! Metric `return`: on the test split the paper's, the mean unclipped score of whole games (all
+//! lives) over the last 100 games finished in training; on validation, the mean score of
+//! separate whole games on fresh seeds (evaluation preprocessing: no episodic life, raw
+//! rewards), which picks the reported step.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+use lottery_envs::atari::{roms, AtariConfig, AtariVec, FRAME, STACK};
+use lottery_models::{AtariActorCritic, AtariArch, Role};
+use lottery_results::{Direction, MetricSpec, TicketKind};
+
+use crate::optim::{LrSchedule, OptimizerSpec, Rule};
+use crate::registry::Registry;
+use crate::seeds::derive;
+use crate::task::{parse_hparams, Defaults, Network, Preset, Problem, PrunableParam, Split, Task, TaskEnv, Training};
+use crate::{EngineError, Step};
+
+const UPDATES_PER_EPOCH: u64 = 1000;
+const RECENT_GAMES: usize = 100;
+
+/// The paper's ten games (Yu et al. 2019, Atari).
+pub const PAPER_GAMES: &[&str] = &["pong", "assault", "berzerk", "breakout", "centipede", "kangaroo", "krull", "qbert", "seaquest", "space_invaders"];
+
+struct AtariTask {
+    name: &'static str,
+    game: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AtariHparams {
+    steps: Step,
+    eval_every: Step,
+    /// `yu` or `nature`.
+    network: String,
+    num_envs: usize,
+    rollout: i64,
+    lr: f64,
+    gamma: f64,
+    value_coef: f64,
+    entropy_coef: f64,
+    grad_clip: f64,
+    /// ALE's repeat-action probability (0.25 in v5 environments; 0 in the paper's setting).
+    sticky_actions: f64,
+    /// Whole games played for each validation evaluation.
+    eval_games: usize,
+    /// Emulator frames after which a game is cut (validation games too).
+    max_game_frames: u32,
+    /// Worker threads stepping the environments.
+    env_threads: usize,
+}
+
+impl AtariTask {
+    fn hparams(&self, preset: Preset) -> AtariHparams {
+        let paper = AtariHparams {
+            steps: Step::epochs(100),
+            eval_every: Step::epochs(5),
+            network: "yu".into(),
+            num_envs: 16,
+            rollout: 6,
+            lr: 1e-3,
+            gamma: 0.99,
+            value_coef: 0.5,
+            entropy_coef: 0.01,
+            grad_clip: 0.5,
+            sticky_actions: 0.0,
+            eval_games: 10,
+            max_game_frames: 108_000,
+            env_threads: 2,
+        };
+        match preset {
+            Preset::Paper => paper,
+            Preset::Quick => AtariHparams { steps: Step::iters(3000), eval_every: Step::iters(500), network: "nature".into(), eval_games: 4, max_game_frames: 18_000, ..paper },
+            // Games cut at 200 frames (50 agent steps), so every env finishes games in 72 steps.
+            Preset::Smoke => AtariHparams { steps: Step::iters(12), eval_every: Step::iters(12), network: "nature".into(), num_envs: 4, eval_games: 2, max_game_frames: 200, ..paper },
+        }
+    }
+}
+
+impl Task for AtariTask {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn description(&self) -> &'static str {
+        "A2C on an Atari game through ALE (DeepMind preprocessing, Yu et al.'s CNN), mean game score"
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![MetricSpec { name: "return".into(), direction: Direction::Higher }]
+    }
+
+    fn defaults(&self, preset: Preset) -> Defaults {
+        Defaults {
+            hparams: toml::Table::try_from(self.hparams(preset)).expect("hyperparameters serialize to a table"),
+            rewind: match preset {
+                Preset::Smoke => Step::iters(3),
+                Preset::Quick => Step::iters(100),
+                Preset::Paper => Step::epochs(1),
+            },
+            controls: vec![TicketKind::Winning, TicketKind::Reinit],
+        }
+    }
+
+    fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, EngineError> {
+        let hp: AtariHparams = parse_hparams(self.name, hparams)?;
+        let arch: AtariArch = hp.network.parse().map_err(|e| EngineError::Usage(format!("--set network={}: {e}", hp.network)))?;
+        if hp.num_envs < 1 || hp.rollout < 1 || hp.eval_games < 1 || hp.env_threads < 1 || hp.max_game_frames < 1 {
+            return Err(EngineError::Usage("num_envs, rollout, eval_games, env_threads and max_game_frames must be positive".into()));
+        }
+        if !(0.0..1.0).contains(&hp.sticky_actions) {
+            return Err(EngineError::Usage(format!("--set sticky_actions={}: a probability in [0, 1) is needed", hp.sticky_actions)));
+        }
+        let rom = roms::find(self.game, env.rom_dir.as_deref()).map_err(|e| EngineError::Usage(e.to_string()))?;
+        let optimizer = OptimizerSpec { rule: Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-3 }, lr: hp.lr, weight_decay: 0.0, schedule: LrSchedule::Constant, grad_clip: Some(hp.grad_clip) };
+        let training = Training { iterations_per_epoch: UPDATES_PER_EPOCH, steps: hp.steps, eval_every: hp.eval_every, optimizer };
+        let train_config = AtariConfig { sticky_actions: hp.sticky_actions as f32, max_game_frames: hp.max_game_frames, ..AtariConfig::training() };
+        // A probe env gives the action count (and checks that the ROM loads).
+        let probe = AtariVec::new(self.game, &rom, 1, |_| 0, &train_config, 1, 1).map_err(|e| EngineError::Usage(e.to_string()))?;
+        Ok(Box::new(AtariProblem { game: self.game, rom, actions: probe.actions() as i64, arch, hp, train_config, training, device: env.device }))
+    }
+}
+
+struct AtariProblem {
+    game: &'static str,
+    rom: PathBuf,
+    actions: i64,
+    arch: AtariArch,
+    hp: AtariHparams,
+    train_config: AtariConfig,
+    training: Training,
+    device: Device,
+}
+
+impl Problem for AtariProblem {
+    fn training(&self) -> Training {
+        self.training.clone()
+    }
+
+    fn build<'a>(&'a self, root: &nn::Path, data_seed: u64) -> Result<Box<dyn Network + 'a>, EngineError> {
+        let model = AtariActorCritic::new(root, self.arch, STACK as i64, FRAME as i64, self.actions);
+        let envs = AtariVec::new(self.game, &self.rom, self.hp.num_envs, |i| derive(data_seed, "train-env", i as u64), &self.train_config, self.hp.env_threads, RECENT_GAMES)
+            .map_err(|e| EngineError::Task(e.to_string()))?;
+        Ok(Box::new(AtariNetwork { problem: self, model, envs, data_seed }))
+    }
+}
+
+struct AtariNetwork<'a> {
+    problem: &'a AtariProblem,
+    model: AtariActorCritic,
+    envs: AtariVec,
+    data_seed: u64,
+}
+
+impl AtariNetwork<'_> {
+    fn observations(&self, envs: &AtariVec) -> Tensor {
+        let side = FRAME as i64;
+        Tensor::from_slice(envs.observations()).view([envs.len() as i64, STACK as i64, side, side]).to_device(self.problem.device)
+    }
+
+    fn sample(logits: &Tensor) -> Vec<usize> {
+        let sampled = logits.softmax(-1, Kind::Float).multinomial(1, true).squeeze_dim(-1);
+        Vec::<i64>::try_from(sampled.to_device(Device::Cpu)).expect("actions are int64").into_iter().map(|a| a as usize).collect()
+    }
+
+    /// Mean score of `eval_games` whole games on fresh seeds, actions sampled from the policy.
+    fn validation_score(&self) -> f64 {
+        let p = self.problem;
+        let n = p.hp.eval_games;
+        let config = AtariConfig { sticky_actions: p.hp.sticky_actions as f32, max_game_frames: p.hp.max_game_frames, ..AtariConfig::evaluation() };
+        let mut envs = AtariVec::new(p.game, &p.rom, n, |i| derive(self.data_seed, "val-env", i as u64), &config, p.hp.env_threads, n).expect("the ROM loaded in prepare");
+        let mut scores: Vec<Option<f64>> = vec![None; n];
+        tch::manual_seed(derive(self.data_seed, "val-actions", 0) as i64);
+        tch::no_grad(|| {
+            while scores.iter().any(Option::is_none) {
+                let (logits, _) = self.model.forward(&self.observations(&envs));
+                let before = envs.games();
+                let step = envs.step(&Self::sample(&logits)).expect("sampled actions are valid");
+                // Without episodic life every done is a whole game; keep each env's first.
+                let mut finished = step.finished_games.iter();
+                for (i, &done) in step.dones.iter().enumerate() {
+                    if done {
+                        let score = *finished.next().expect("a done game has a score");
+                        scores[i].get_or_insert(score);
+                    }
+                }
+                debug_assert_eq!(envs.games() - before, step.finished_games.len() as u64);
+            }
+        });
+        scores.iter().flatten().sum::<f64>() / n as f64
+    }
+}
+
+impl Network for AtariNetwork<'_> {
+    fn prunable(&self) -> Vec<PrunableParam> {
+        // Heads at half rate, as for the control tasks.
+        self.model.prunable().into_iter().map(|p| PrunableParam { rate_multiplier: if p.role == Role::Output { 0.5 } else { 1.0 }, name: p.name }).collect()
+    }
+
+    fn loss(&mut self, _step: u64) -> Tensor {
+        let hp = &self.problem.hp;
+        let device = self.problem.device;
+        let (mut log_probs, mut values, mut entropies, mut rewards, mut masks) = (vec![], vec![], vec![], vec![], vec![]);
+        for _ in 0..hp.rollout {
+            let (logits, value) = self.model.forward(&self.observations(&self.envs));
+            let log_policy = logits.log_softmax(-1, Kind::Float);
+            let actions = Self::sample(&logits.detach());
+            let chosen = Tensor::from_slice(&actions.iter().map(|&a| a as i64).collect::<Vec<_>>()).to_device(device);
+            log_probs.push(log_policy.gather(-1, &chosen.unsqueeze(-1), false).squeeze_dim(-1));
+            entropies.push(-(log_policy.exp() * &log_policy).sum_dim_intlist(-1, false, Kind::Float));
+            values.push(value);
+            let step = self.envs.step(&actions).expect("sampled actions are valid");
+            // Rewards arrive clipped to their sign by the preprocessing.
+            let mask: Vec<f32> = step.dones.iter().map(|&d| if d { 0.0 } else { 1.0 }).collect();
+            rewards.push(Tensor::from_slice(&step.rewards).to_device(device));
+            masks.push(Tensor::from_slice(&mask).to_device(device));
+        }
+        let mut ret = tch::no_grad(|| self.model.forward(&self.observations(&self.envs)).1);
+        let mut returns = vec![];
+        for t in (0..hp.rollout as usize).rev() {
+            ret = &rewards[t] + hp.gamma * &ret * &masks[t];
+            returns.push(ret.shallow_clone());
+        }
+        returns.reverse();
+        let returns = Tensor::stack(&returns, 0);
+        let values = Tensor::stack(&values, 0);
+        let advantages = &returns - &values;
+        // Yu et al. clip advantages to [-1, 1] in the policy gradient.
+        let policy_loss = -(Tensor::stack(&log_probs, 0) * advantages.detach().clamp(-1.0, 1.0)).mean(Kind::Float);
+        let value_loss = advantages.square().mean(Kind::Float);
+        let entropy = Tensor::stack(&entropies, 0).mean(Kind::Float);
+        policy_loss + hp.value_coef * value_loss - hp.entropy_coef * entropy
+    }
+
+    fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64> {
+        let value = match split {
+            Split::Val => Some(self.validation_score()),
+            Split::Test => {
+                let recent: Vec<f64> = self.envs.recent_games().copied().collect();
+                (!recent.is_empty()).then(|| recent.iter().sum::<f64>() / recent.len() as f64)
+            }
+        };
+        value.map(|v| ("return".to_string(), v)).into_iter().collect()
+    }
+
+    fn extra_state(&self) -> Vec<(String, Tensor)> {
+        vec![("envs".into(), Tensor::from_slice(&self.envs.snapshot()))]
+    }
+
+    fn load_extra_state(&mut self, state: &BTreeMap<String, Tensor>) -> Result<(), EngineError> {
+        let bytes = state.get("envs").ok_or_else(|| EngineError::Task("checkpoint has no `envs`".into()))?;
+        let bytes = Vec::<u8>::try_from(bytes.to_device(Device::Cpu))?;
+        self.envs.restore(&bytes).map_err(|e| EngineError::Task(e.to_string()))
+    }
+}
+
+/// `atari/<game>` for every game ALE supports; the paper's ten are listed by `harness list`.
+pub fn register(registry: &mut Registry) {
+    for &game in roms::SUPPORTED {
+        // Task names are `&'static str`; these few dozen strings live as long as the process.
+        let name: &'static str = Box::leak(format!("atari/{game}").into_boxed_str());
+        registry.register(Box::new(AtariTask { name, game }));
+    }
+}

@@ -1,0 +1,109 @@
+//! Atari tickets through ALE, driven through the binary. ROMs come from where users get them
+//! (the ale-py package `./lottery` installs, or ALE_ROM_DIR); without one the run tests are
+//! skipped with a message, unless LOTTERY_REQUIRE_PYTHON=1 (`./lottery test`) makes that a failure.
+#![cfg(feature = "ale")]
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+fn have_pong() -> bool {
+    match lottery_envs::atari::roms::find("pong", None) {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(std::env::var("LOTTERY_REQUIRE_PYTHON").as_deref() != Ok("1"), "{e}");
+            eprintln!("skipped: {e}");
+            false
+        }
+    }
+}
+
+fn smoke_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", "atari/pong", "--preset", "smoke", "--device", "cpu", "--quiet", "--out", out];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn pong_smoke_run_writes_the_comparison_of_game_scores() {
+    if !have_pong() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    run_ok(&smoke_args(out.path().to_str().unwrap(), &["--prune", "0.9"]));
+    let dir = run_dir(out.path());
+    for file in ["comparison.csv", "comparison.arrow", "curves.csv", "curves.arrow", "config.toml"] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    let rows = csv_rows(&dir.join("comparison.csv"));
+    let test: Vec<_> = rows.iter().filter(|r| r["metric"] == "test_return").collect();
+    assert_eq!(test.len(), 12, "levels 0..11 to density 0.1: {rows:?}");
+    for row in &test {
+        // Pong scores lie in [-21, 21] (the smoke preset cuts games at 200 frames).
+        let v: f64 = row["winning_mean"].parse().unwrap();
+        assert!((-21.0..=21.0).contains(&v), "{row:?}");
+    }
+    assert!(!test[11]["reinit_mean"].is_empty(), "reinit control at the last level");
+}
+
+/// The emulators' states (and the record of finished games) are part of each checkpoint: a
+/// run killed mid-ticket and resumed reproduces the uninterrupted run exactly.
+#[test]
+fn atari_run_killed_mid_ticket_resumes_to_the_uninterrupted_results() {
+    if !have_pong() {
+        return;
+    }
+    let extra = ["--prune", "0.36", "--set", "steps=40it", "--set", "eval_every=4it", "--controls", "winning"];
+    let clean = tempfile::tempdir().unwrap();
+    run_ok(&smoke_args(clean.path().to_str().unwrap(), &extra));
+    let killed = tempfile::tempdir().unwrap();
+    let out = killed.path().to_str().unwrap();
+    for delay_ms in [2500, 5000] {
+        let mut child = harness().args(smoke_args(out, &extra)).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    run_ok(&smoke_args(out, &extra));
+    for file in ["comparison.csv", "curves.csv"] {
+        let a = std::fs::read_to_string(run_dir(clean.path()).join(file)).unwrap();
+        let b = std::fs::read_to_string(run_dir(killed.path()).join(file)).unwrap();
+        assert!(a == b, "{file} differs after SIGKILL and resume");
+    }
+}
+
+#[test]
+fn a_missing_rom_names_the_three_places_to_put_one() {
+    let empty = tempfile::tempdir().unwrap();
+    let dir = empty.path().to_str().unwrap();
+    let out = harness()
+        .args(["run", "atari/breakout", "--preset", "smoke", "--rom-dir", dir, "--out", dir])
+        .env_remove("ALE_ROM_DIR")
+        .env("LOTTERY_CACHE", dir)
+        .env("PYTHONPATH", dir)
+        .env("PYTHONNOUSERSITE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("ale-py found by python3") {
+        eprintln!("skipped: python3 finds an ale-py installed system-wide: {err}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--rom-dir") && err.contains("ALE_ROM_DIR") && err.contains("ale-py") && err.contains("breakout"), "{err}");
+}
+
+#[test]
+fn list_marks_the_papers_games_that_have_a_rom() {
+    if !have_pong() {
+        return;
+    }
+    let out = run_ok(&["list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pong = text.lines().find(|l| l.starts_with("atari/pong ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(pong.contains("[ROM found]"), "{pong}");
+    assert!(text.lines().any(|l| l.starts_with("atari/<game>") && l.contains("ms_pacman")), "{text}");
+}
