@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use common::*;
 
 fn have_pong() -> bool {
@@ -60,19 +57,8 @@ fn atari_run_killed_mid_ticket_resumes_to_the_uninterrupted_results() {
     let clean = tempfile::tempdir().unwrap();
     run_ok(&smoke_args(clean.path().to_str().unwrap(), &extra));
     let killed = tempfile::tempdir().unwrap();
-    let out = killed.path().to_str().unwrap();
-    for delay_ms in [2500, 5000] {
-        let mut child = harness().args(smoke_args(out, &extra)).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        child.wait().unwrap();
-    }
-    run_ok(&smoke_args(out, &extra));
-    for file in ["comparison.csv", "curves.csv"] {
-        let a = std::fs::read_to_string(run_dir(clean.path()).join(file)).unwrap();
-        let b = std::fs::read_to_string(run_dir(killed.path()).join(file)).unwrap();
-        assert!(a == b, "{file} differs after SIGKILL and resume");
-    }
+    kill_repeatedly_then_finish(&smoke_args(killed.path().to_str().unwrap(), &extra), &[2500, 5000]);
+    assert_same_results(clean.path(), killed.path());
 }
 
 #[test]

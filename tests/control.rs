@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 
 fn smoke_args(out: &str) -> Vec<&str> {
@@ -36,19 +34,8 @@ fn killed_a2c_training_resumes_exactly() {
     let clean = tempfile::tempdir().unwrap();
     run_ok(&smoke_args(clean.path().to_str().unwrap()));
     let killed = tempfile::tempdir().unwrap();
-    let out = killed.path().to_str().unwrap();
-    for delay_ms in [600, 1700, 2900] {
-        let mut child = harness().args(smoke_args(out)).stderr(std::process::Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        child.wait().unwrap();
-    }
-    run_ok(&smoke_args(out));
-    for file in ["comparison.csv", "curves.csv"] {
-        let a = std::fs::read_to_string(run_dir(clean.path()).join(file)).unwrap();
-        let b = std::fs::read_to_string(run_dir(killed.path()).join(file)).unwrap();
-        assert!(a == b, "{file} differs after SIGKILL and resume");
-    }
+    kill_repeatedly_then_finish(&smoke_args(killed.path().to_str().unwrap()), &[600, 1700, 2900]);
+    assert_same_results(clean.path(), killed.path());
 }
 
 #[test]

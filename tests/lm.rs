@@ -2,9 +2,6 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use common::*;
 
 /// Runs the binary expecting exit `code`; returns its stderr.
@@ -107,19 +104,8 @@ fn lm_run_killed_mid_epoch_resumes_to_the_uninterrupted_results() {
     run_ok(&smoke_args(data, clean.path().to_str().unwrap(), &extra));
 
     let killed = tempfile::tempdir().unwrap();
-    let out = killed.path().to_str().unwrap();
-    for delay_ms in [3000, 6000, 9000] {
-        let mut child = harness().args(smoke_args(data, out, &extra)).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        child.wait().unwrap();
-    }
-    run_ok(&smoke_args(data, out, &extra));
-    for file in ["comparison.csv", "curves.csv"] {
-        let a = std::fs::read_to_string(run_dir(clean.path()).join(file)).unwrap();
-        let b = std::fs::read_to_string(run_dir(killed.path()).join(file)).unwrap();
-        assert!(a == b, "{file} differs after SIGKILL and resume");
-    }
+    kill_repeatedly_then_finish(&smoke_args(data, killed.path().to_str().unwrap(), &extra), &[3000, 6000, 9000]);
+    assert_same_results(clean.path(), killed.path());
 }
 
 #[test]

@@ -3,8 +3,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use common::*;
 
@@ -82,19 +80,8 @@ fn checkpoint_averaging_changes_only_evaluation_and_survives_a_kill() {
     assert_ne!(ma["test_loss"], mb["test_loss"], "averaging the last two checkpoints did not change the evaluated network");
 
     let killed = tempfile::tempdir().unwrap();
-    let out = killed.path().to_str().unwrap();
-    for delay_ms in [2500, 5000] {
-        let mut child = harness().args(smoke_args(task, data, out, &averaged)).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        child.wait().unwrap();
-    }
-    run_ok(&smoke_args(task, data, out, &averaged));
-    for file in ["comparison.csv", "curves.csv"] {
-        let x = std::fs::read_to_string(run_dir(b.path()).join(file)).unwrap();
-        let y = std::fs::read_to_string(run_dir(killed.path()).join(file)).unwrap();
-        assert!(x == y, "{file} differs after SIGKILL and resume");
-    }
+    kill_repeatedly_then_finish(&smoke_args(task, data, killed.path().to_str().unwrap(), &averaged), &[2500, 5000]);
+    assert_same_results(b.path(), killed.path());
 }
 
 /// WMT'14 has no checksum-verified download: fetch refuses and says what to place, a run on a

@@ -126,7 +126,7 @@ pub static MANUAL_SOURCES: &[ManualSource] = &[
     ManualSource {
         name: "wmt14-en-de",
         folder: "wmt14-en-de",
-        how: "line-aligned raw (untokenized) text: train.en/train.de (Europarl v7 + Common Crawl + News Commentary v9, ~4.5M pairs), newstest2013.en/.de (validation) and newstest2014.en/.de (test; `sacrebleu -t wmt14 -l en-de --echo src` and `--echo ref` print it), plain or .gz",
+        how: "line-aligned raw (untokenized) text: train.en/train.de (Europarl v7 + Common Crawl + News Commentary v9, ~4.5M pairs), newstest2013.en/.de (validation) and newstest2014.en/.de (test, 3,003 sentences; `sacrebleu -t wmt14/full -l en-de --echo src` and `--echo ref` print it), plain or .gz",
     },
     ManualSource {
         name: "iwslt14",

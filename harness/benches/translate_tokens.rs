@@ -56,7 +56,7 @@ fn setup(density: Option<f64>) -> Setup {
     let optimizer = Optimizer::new(spec, vars.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect());
     let words = |n: i64| Tensor::randint_low(3, config().vocab, [BATCH, n], (Kind::Int64, Device::Cpu));
     let (source, target) = (words(LENGTH), words(LENGTH + 1));
-    Setup { model, optimizer, mask, source, target_in: target.narrow(1, 0, LENGTH), target_out: target.narrow(1, 1, LENGTH), _vs: vs }
+    Setup { model, optimizer, mask, source, target_in: target.narrow(1, 0, LENGTH).contiguous(), target_out: target.narrow(1, 1, LENGTH).contiguous(), _vs: vs }
 }
 
 /// Training target tokens per second over `steps` updates.

@@ -86,3 +86,24 @@ pub fn python(script: &str, args: &[&Path]) -> Option<String> {
     assert!(out.status.success(), "python failed:\n{}", String::from_utf8_lossy(&out.stderr));
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Starts `harness args` and SIGKILLs it after each of `delays_ms` (each a fresh start, which
+/// resumes the previous one), then runs it to the end.
+pub fn kill_repeatedly_then_finish(args: &[&str], delays_ms: &[u64]) {
+    for &delay in delays_ms {
+        let mut child = harness().args(args).stderr(std::process::Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = child.kill(); // SIGKILL on Unix
+        child.wait().unwrap();
+    }
+    run_ok(args);
+}
+
+/// The run folders under `a` and `b` hold byte-identical comparisons and curves.
+pub fn assert_same_results(a: &Path, b: &Path) {
+    for file in ["comparison.csv", "curves.csv"] {
+        let x = std::fs::read_to_string(run_dir(a).join(file)).unwrap();
+        let y = std::fs::read_to_string(run_dir(b).join(file)).unwrap();
+        assert!(x == y, "{file} differs after SIGKILL and resume");
+    }
+}

@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Device, Tensor};
 
 use lottery_envs::atari::{roms, AtariConfig, AtariVec, FRAME, STACK};
 use lottery_models::{AtariActorCritic, AtariArch, Role};
 use lottery_results::{Direction, MetricSpec, TicketKind};
 
+use super::a2c;
 use crate::optim::{LrSchedule, OptimizerSpec, Rule};
 use crate::registry::Registry;
 use crate::seeds::derive;
@@ -167,11 +168,6 @@ impl AtariNetwork<'_> {
         Tensor::from_slice(envs.observations()).view([envs.len() as i64, STACK as i64, side, side]).to_device(self.problem.device)
     }
 
-    fn sample(logits: &Tensor) -> Vec<usize> {
-        let sampled = logits.softmax(-1, Kind::Float).multinomial(1, true).squeeze_dim(-1);
-        Vec::<i64>::try_from(sampled.to_device(Device::Cpu)).expect("actions are int64").into_iter().map(|a| a as usize).collect()
-    }
-
     /// Mean score of `eval_games` whole games on fresh seeds, actions sampled from the policy.
     fn validation_score(&self) -> f64 {
         let p = self.problem;
@@ -184,7 +180,7 @@ impl AtariNetwork<'_> {
             while scores.iter().any(Option::is_none) {
                 let (logits, _) = self.model.forward(&self.observations(&envs));
                 let before = envs.games();
-                let step = envs.step(&Self::sample(&logits)).expect("sampled actions are valid");
+                let step = envs.step(&a2c::to_actions(&a2c::sample(&logits))).expect("sampled actions are valid");
                 // Without episodic life every done is a whole game; keep each env's first.
                 let mut finished = step.finished_games.iter();
                 for (i, &done) in step.dones.iter().enumerate() {
@@ -208,37 +204,17 @@ impl Network for AtariNetwork<'_> {
 
     fn loss(&mut self, _step: u64) -> Tensor {
         let hp = &self.problem.hp;
-        let device = self.problem.device;
-        let (mut log_probs, mut values, mut entropies, mut rewards, mut masks) = (vec![], vec![], vec![], vec![], vec![]);
+        let mut rollout = a2c::Rollout::default();
         for _ in 0..hp.rollout {
             let (logits, value) = self.model.forward(&self.observations(&self.envs));
-            let log_policy = logits.log_softmax(-1, Kind::Float);
-            let actions = Self::sample(&logits.detach());
-            let chosen = Tensor::from_slice(&actions.iter().map(|&a| a as i64).collect::<Vec<_>>()).to_device(device);
-            log_probs.push(log_policy.gather(-1, &chosen.unsqueeze(-1), false).squeeze_dim(-1));
-            entropies.push(-(log_policy.exp() * &log_policy).sum_dim_intlist(-1, false, Kind::Float));
-            values.push(value);
-            let step = self.envs.step(&actions).expect("sampled actions are valid");
+            let actions = rollout.act(&logits, value);
             // Rewards arrive clipped to their sign by the preprocessing.
-            let mask: Vec<f32> = step.dones.iter().map(|&d| if d { 0.0 } else { 1.0 }).collect();
-            rewards.push(Tensor::from_slice(&step.rewards).to_device(device));
-            masks.push(Tensor::from_slice(&mask).to_device(device));
+            let step = self.envs.step(&actions).expect("sampled actions are valid");
+            rollout.observe(&step.rewards, step.dones.iter().copied(), self.problem.device);
         }
-        let mut ret = tch::no_grad(|| self.model.forward(&self.observations(&self.envs)).1);
-        let mut returns = vec![];
-        for t in (0..hp.rollout as usize).rev() {
-            ret = &rewards[t] + hp.gamma * &ret * &masks[t];
-            returns.push(ret.shallow_clone());
-        }
-        returns.reverse();
-        let returns = Tensor::stack(&returns, 0);
-        let values = Tensor::stack(&values, 0);
-        let advantages = &returns - &values;
+        let bootstrap = tch::no_grad(|| self.model.forward(&self.observations(&self.envs)).1);
         // Yu et al. clip advantages to [-1, 1] in the policy gradient.
-        let policy_loss = -(Tensor::stack(&log_probs, 0) * advantages.detach().clamp(-1.0, 1.0)).mean(Kind::Float);
-        let value_loss = advantages.square().mean(Kind::Float);
-        let entropy = Tensor::stack(&entropies, 0).mean(Kind::Float);
-        policy_loss + hp.value_coef * value_loss - hp.entropy_coef * entropy
+        rollout.loss(bootstrap, &a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: Some(1.0) })
     }
 
     fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64> {

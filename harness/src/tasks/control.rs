@@ -12,12 +12,13 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Device, Tensor};
 
 use lottery_envs::{EnvSpec, VecEnv};
 use lottery_models::{ActorCritic, Role};
 use lottery_results::{Direction, MetricSpec, TicketKind};
 
+use super::a2c;
 use crate::optim::{LrSchedule, OptimizerSpec, Rule};
 use crate::registry::Registry;
 use crate::seeds::derive;
@@ -162,14 +163,6 @@ impl ControlNetwork<'_> {
         Tensor::from_slice(envs.observations()).view([envs.len() as i64, envs.observation_size() as i64]).to_device(self.problem.device)
     }
 
-    fn sample(logits: &Tensor) -> Tensor {
-        logits.softmax(-1, Kind::Float).multinomial(1, true).squeeze_dim(-1)
-    }
-
-    fn actions(sampled: &Tensor) -> Vec<usize> {
-        Vec::<i64>::try_from(sampled.to_device(Device::Cpu)).expect("actions are int64").into_iter().map(|a| a as usize).collect()
-    }
-
     /// Mean return of one episode in each of `eval_episodes` fresh environments.
     fn validation_return(&self) -> f64 {
         let n = self.problem.hp.eval_episodes as usize;
@@ -180,7 +173,7 @@ impl ControlNetwork<'_> {
         tch::no_grad(|| {
             while !done.iter().all(|&d| d) {
                 let (logits, _) = self.model.forward(&self.observations(&envs));
-                let step = envs.step(&Self::actions(&Self::sample(&logits))).expect("sampled actions are valid");
+                let step = envs.step(&a2c::to_actions(&a2c::sample(&logits))).expect("sampled actions are valid");
                 for i in 0..n {
                     if !done[i] {
                         returns[i] += step.rewards[i];
@@ -204,36 +197,17 @@ impl Network for ControlNetwork<'_> {
 
     fn loss(&mut self, _step: u64) -> Tensor {
         let hp = &self.problem.hp;
-        let device = self.problem.device;
-        let (mut log_probs, mut values, mut entropies, mut rewards, mut masks) = (vec![], vec![], vec![], vec![], vec![]);
+        let mut rollout = a2c::Rollout::default();
         for _ in 0..hp.rollout {
             let (logits, value) = self.model.forward(&self.observations(&self.envs));
-            let log_policy = logits.log_softmax(-1, Kind::Float);
-            let sampled = Self::sample(&logits.detach());
-            log_probs.push(log_policy.gather(-1, &sampled.unsqueeze(-1), false).squeeze_dim(-1));
-            entropies.push(-(log_policy.exp() * &log_policy).sum_dim_intlist(-1, false, Kind::Float));
-            values.push(value);
-            let step = self.envs.step(&Self::actions(&sampled)).expect("sampled actions are valid");
+            let actions = rollout.act(&logits, value);
+            let step = self.envs.step(&actions).expect("sampled actions are valid");
             let scaled: Vec<f32> = step.rewards.iter().map(|r| (r * hp.reward_scale) as f32).collect();
             // An episode boundary (termination or time limit) stops the bootstrap.
-            let mask: Vec<f32> = step.terminated.iter().zip(&step.truncated).map(|(&t, &u)| if t || u { 0.0 } else { 1.0 }).collect();
-            rewards.push(Tensor::from_slice(&scaled).to_device(device));
-            masks.push(Tensor::from_slice(&mask).to_device(device));
+            rollout.observe(&scaled, step.terminated.iter().zip(&step.truncated).map(|(&t, &u)| t || u), self.problem.device);
         }
-        let mut ret = tch::no_grad(|| self.model.forward(&self.observations(&self.envs)).1);
-        let mut returns = vec![];
-        for t in (0..hp.rollout as usize).rev() {
-            ret = &rewards[t] + hp.gamma * &ret * &masks[t];
-            returns.push(ret.shallow_clone());
-        }
-        returns.reverse();
-        let returns = Tensor::stack(&returns, 0);
-        let values = Tensor::stack(&values, 0);
-        let advantages = &returns - &values;
-        let policy_loss = -(Tensor::stack(&log_probs, 0) * advantages.detach()).mean(Kind::Float);
-        let value_loss = advantages.square().mean(Kind::Float);
-        let entropy = Tensor::stack(&entropies, 0).mean(Kind::Float);
-        policy_loss + hp.value_coef * value_loss - hp.entropy_coef * entropy
+        let bootstrap = tch::no_grad(|| self.model.forward(&self.observations(&self.envs)).1);
+        rollout.loss(bootstrap, &a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: None })
     }
 
     fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64> {

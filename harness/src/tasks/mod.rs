@@ -1,6 +1,7 @@
 //! The built-in tasks. A new task family is a module here and one line in [`register_all`];
 //! nothing in the engine changes.
 
+mod a2c;
 #[cfg(feature = "ale")]
 pub mod atari;
 pub mod control;
