@@ -91,5 +91,5 @@ fn list_marks_the_papers_games_that_have_a_rom() {
     let text = String::from_utf8_lossy(&out.stdout);
     let pong = text.lines().find(|l| l.starts_with("atari/pong ")).unwrap_or_else(|| panic!("{text}"));
     assert!(pong.contains("[ROM found]"), "{pong}");
-    assert!(text.lines().any(|l| l.starts_with("atari/<game>") && l.contains("ms_pacman")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("atari/<name>") && l.contains("ms_pacman")), "{text}");
 }

@@ -182,30 +182,32 @@ fn list(registry: &Registry) {
         let metrics: Vec<String> = task.metrics().iter().map(|m| format!("{}({})", m.name, if m.direction == lottery_results::Direction::Higher { "↑" } else { "↓" })).collect();
         println!("{:<34} {:<22} {:<19} {}{note}", task.name(), metrics.join(" "), presets.join(","), task.description());
     };
-    for task in registry.tasks().filter(|t| !t.name().starts_with("atari/")) {
-        line(task, "");
-    }
-    list_atari(registry, &line);
-}
-
-/// The paper's Atari games one per line with whether a ROM was found, the other ALE games in one.
-#[cfg(feature = "ale")]
-fn list_atari(registry: &Registry, line: &dyn Fn(&dyn lottery_harness::task::Task, &str)) {
-    use lottery_envs::atari::roms;
-    use lottery_harness::tasks::atari::PAPER_GAMES;
-    let available = roms::available(None);
-    for &game in PAPER_GAMES {
-        if let Ok(task) = registry.get(&format!("atari/{game}")) {
-            line(task, if available.contains(&game) { " [ROM found]" } else { " [no ROM: --rom-dir, ALE_ROM_DIR or ale-py]" });
+    // Tasks listed in full, then per family the names of the others (e.g. Atari's 66 games
+    // beyond the paper's ten), with how many of those have what they need.
+    let mut grouped: std::collections::BTreeMap<&str, Vec<&dyn lottery_harness::task::Task>> = Default::default();
+    for task in registry.tasks() {
+        if task.listed_in_full() {
+            line(task, &task.availability().map(|a| format!(" [{a}]")).unwrap_or_default());
+        } else {
+            grouped.entry(task.name().split('/').next().unwrap_or_default()).or_default().push(task);
         }
     }
-    let others: Vec<&str> = roms::SUPPORTED.iter().copied().filter(|g| !PAPER_GAMES.contains(g)).collect();
-    let found = others.iter().filter(|g| available.contains(g)).count();
-    println!("{:<34} the same on any other ALE game ({} more, ROMs found for {found}): {}", "atari/<game>", others.len(), others.join(", "));
+    for (family, tasks) in grouped {
+        let names: Vec<&str> = tasks.iter().map(|t| t.name().split_once('/').map_or(t.name(), |(_, n)| n)).collect();
+        let noted: Vec<String> = tasks.iter().filter_map(|t| t.availability()).collect();
+        let summary = if noted.is_empty() { String::new() } else { format!(", {}", summarize(&noted)) };
+        println!("{:<34} {} more{summary}: {}", format!("{family}/<name>"), tasks.len(), names.join(", "));
+    }
 }
 
-#[cfg(not(feature = "ale"))]
-fn list_atari(_: &Registry, _: &dyn Fn(&dyn lottery_harness::task::Task, &str)) {}
+/// `["ROM found", "ROM found", "no ROM ..."]` -> "2 ROM found, 1 no ROM ...".
+fn summarize(remarks: &[String]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in remarks {
+        *counts.entry(r.as_str()).or_default() += 1;
+    }
+    counts.iter().map(|(r, n)| format!("{n} {r}")).collect::<Vec<_>>().join(", ")
+}
 
 fn describe_task(task: &dyn lottery_harness::task::Task) {
     println!("{}: {}", task.name(), task.description());

@@ -89,6 +89,15 @@ pub trait Task: Send + Sync {
     fn defaults(&self, preset: Preset) -> Defaults;
     /// Loads the data and checks the hyperparameters.
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, EngineError>;
+    /// A remark for `harness list` on whether what the task needs is at hand (a ROM, say).
+    fn availability(&self) -> Option<String> {
+        None
+    }
+    /// Whether `harness list` gives the task a line of its own; the others are named together in
+    /// one line per family.
+    fn listed_in_full(&self) -> bool {
+        true
+    }
 }
 
 /// The training budget and optimizer of a prepared task.

@@ -157,7 +157,9 @@ pub struct AtariEnv {
     game_frames: u32,
     /// The last episode ended on a lost life, not a game over: the next reset continues the game.
     life_lost: bool,
+    /// The last two raw screens, and their pixel-wise max (buffers reused every step).
     screens: [Vec<u8>; 2],
+    merged: Vec<u8>,
     frame: Vec<u8>,
 }
 
@@ -176,6 +178,7 @@ impl AtariEnv {
             game_frames: 0,
             life_lost: false,
             screens: [vec![0; SCREEN_PIXELS], vec![0; SCREEN_PIXELS]],
+            merged: vec![0; SCREEN_PIXELS],
             frame: vec![0; FRAME * FRAME],
         };
         env.reset()?;
@@ -218,8 +221,8 @@ impl AtariEnv {
             self.ale.reset();
             self.game_score = 0.0;
             self.game_frames = 0;
-            let noops = 1 + self.rng.below(self.config.noop_max.max(1) as u64) as u32;
-            for _ in 0..noops.min(self.config.noop_max) {
+            let noops = if self.config.noop_max == 0 { 0 } else { 1 + self.rng.below(self.config.noop_max as u64) };
+            for _ in 0..noops {
                 self.ale.act(0)?;
                 if self.ale.game_over() {
                     self.ale.reset();
@@ -261,10 +264,8 @@ impl AtariEnv {
             }
         }
         if grabbed >= 2 {
-            let (a, b) = self.screens.split_at_mut(1);
-            let mut merged = vec![0u8; SCREEN_PIXELS];
-            max_frames(&a[0], &b[0], &mut merged);
-            resize_area(&merged, 210, 160, &mut self.frame);
+            max_frames(&self.screens[0], &self.screens[1], &mut self.merged);
+            resize_area(&self.merged, 210, 160, &mut self.frame);
         } else {
             resize_area(&self.screens[1], 210, 160, &mut self.frame);
         }

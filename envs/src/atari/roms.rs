@@ -38,8 +38,14 @@ pub fn search_path(rom_dir: Option<&Path>) -> Vec<(PathBuf, &'static str)> {
     dirs
 }
 
-/// `ale_py/roms` of the `ale_py` package `python3` would import, without importing it.
+/// `ale_py/roms` of the `ale_py` package `python3` would import, without importing it; asked
+/// once per process (`harness list` looks up dozens of games).
 fn python_ale_py_roms() -> Option<PathBuf> {
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FOUND.get_or_init(ask_python_for_ale_py_roms).clone()
+}
+
+fn ask_python_for_ale_py_roms() -> Option<PathBuf> {
     let script = "import importlib.util as u\ns = u.find_spec('ale_py')\nprint(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')";
     let out = Command::new("python3").args(["-c", script]).output().ok()?;
     let dir = String::from_utf8(out.stdout).ok()?.trim().to_string();
@@ -56,12 +62,6 @@ pub fn find(game: &str, rom_dir: Option<&Path>) -> Result<PathBuf, AtariError> {
         game: game.into(),
         searched: dirs.iter().map(|(d, from)| format!("{} ({from})", d.display())).collect::<Vec<_>>().join(", "),
     })
-}
-
-/// The supported games that have a ROM on the [`search_path`].
-pub fn available(rom_dir: Option<&Path>) -> Vec<&'static str> {
-    let dirs = search_path(rom_dir);
-    SUPPORTED.iter().copied().filter(|g| dirs.iter().any(|(d, _)| d.join(format!("{g}.bin")).is_file())).collect()
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
 
-use lottery_envs::atari::{roms, AtariConfig, AtariVec, FRAME, STACK};
+use lottery_envs::atari::{roms, Ale, AtariConfig, AtariVec, FRAME, STACK};
 use lottery_models::{AtariActorCritic, AtariArch, Role};
 use lottery_results::{Direction, MetricSpec, TicketKind};
 
@@ -28,8 +28,8 @@ use crate::{EngineError, Step};
 const UPDATES_PER_EPOCH: u64 = 1000;
 const RECENT_GAMES: usize = 100;
 
-/// The paper's ten games (Yu et al. 2019, Atari).
-pub const PAPER_GAMES: &[&str] = &["pong", "assault", "berzerk", "breakout", "centipede", "kangaroo", "krull", "qbert", "seaquest", "space_invaders"];
+/// The paper's ten games (Yu et al. 2019, Atari), listed one per line by `harness list`.
+const PAPER_GAMES: &[&str] = &["pong", "assault", "berzerk", "breakout", "centipede", "kangaroo", "krull", "qbert", "seaquest", "space_invaders"];
 
 struct AtariTask {
     name: &'static str,
@@ -100,6 +100,17 @@ impl Task for AtariTask {
         vec![MetricSpec { name: "return".into(), direction: Direction::Higher }]
     }
 
+    fn availability(&self) -> Option<String> {
+        Some(match roms::find(self.game, None) {
+            Ok(_) => "ROM found".into(),
+            Err(_) => "no ROM: --rom-dir, ALE_ROM_DIR or ale-py".into(),
+        })
+    }
+
+    fn listed_in_full(&self) -> bool {
+        PAPER_GAMES.contains(&self.game)
+    }
+
     fn defaults(&self, preset: Preset) -> Defaults {
         Defaults {
             hparams: toml::Table::try_from(self.hparams(preset)).expect("hyperparameters serialize to a table"),
@@ -122,12 +133,12 @@ impl Task for AtariTask {
             return Err(EngineError::Usage(format!("--set sticky_actions={}: a probability in [0, 1) is needed", hp.sticky_actions)));
         }
         let rom = roms::find(self.game, env.rom_dir.as_deref()).map_err(|e| EngineError::Usage(e.to_string()))?;
+        // Loading the ROM once checks it and gives the action count.
+        let actions = Ale::new(self.game, &rom, 0, 0.0).map_err(|e| EngineError::Usage(e.to_string()))?.actions() as i64;
         let optimizer = OptimizerSpec { rule: Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-3 }, lr: hp.lr, weight_decay: 0.0, schedule: LrSchedule::Constant, grad_clip: Some(hp.grad_clip) };
         let training = Training { iterations_per_epoch: UPDATES_PER_EPOCH, steps: hp.steps, eval_every: hp.eval_every, optimizer };
         let train_config = AtariConfig { sticky_actions: hp.sticky_actions as f32, max_game_frames: hp.max_game_frames, ..AtariConfig::training() };
-        // A probe env gives the action count (and checks that the ROM loads).
-        let probe = AtariVec::new(self.game, &rom, 1, |_| 0, &train_config, 1, 1).map_err(|e| EngineError::Usage(e.to_string()))?;
-        Ok(Box::new(AtariProblem { game: self.game, rom, actions: probe.actions() as i64, arch, hp, train_config, training, device: env.device }))
+        Ok(Box::new(AtariProblem { game: self.game, rom, actions, arch, hp, train_config, training, device: env.device }))
     }
 }
 
