@@ -66,7 +66,7 @@ fn a_missing_rom_names_the_three_places_to_put_one() {
     let empty = tempfile::tempdir().unwrap();
     let dir = empty.path().to_str().unwrap();
     let out = harness()
-        .args(["run", "atari/breakout", "--preset", "smoke", "--rom-dir", dir, "--out", dir])
+        .args(["run", "atari/breakout", "--preset", "smoke", "--out", dir])
         .env_remove("ALE_ROM_DIR")
         .env("LOTTERY_CACHE", dir)
         .env("PYTHONPATH", dir)
@@ -80,6 +80,11 @@ fn a_missing_rom_names_the_three_places_to_put_one() {
     }
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--rom-dir") && err.contains("ALE_ROM_DIR") && err.contains("ale-py") && err.contains("breakout"), "{err}");
+    // An explicit --rom-dir without the ROM is an error of its own, not a fallback elsewhere.
+    let out = harness().args(["run", "atari/breakout", "--preset", "smoke", "--rom-dir", dir, "--out", dir]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--rom-dir") && err.contains("has no breakout.bin"), "{err}");
 }
 
 #[test]

@@ -41,7 +41,7 @@ fn killed_a2c_training_resumes_exactly() {
 #[test]
 fn rollout_reproduces_a_gymnasium_trajectory() {
     let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../envs/fixtures/CartPole-v1.json")).unwrap(),
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../envs/fixtures/CartPole-v1.json")).unwrap(),
     )
     .unwrap();
     let ep = &fixture["episodes"][1];

@@ -75,7 +75,8 @@ fn prune_embeddings_masks_the_embedding_and_is_refused_where_there_is_none() {
     run_ok(&args);
     let dir = run_dir(out.path());
     let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
-    assert!(config.contains("prune_embeddings = true"), "{config}");
+    let table: toml::Table = config.parse().unwrap();
+    assert_eq!(table["imp"]["roles"]["embedding"].as_float(), Some(1.0), "{config}");
     let script = r#"
 import sys
 from safetensors.numpy import load_file
@@ -89,7 +90,9 @@ print(sorted(m), float(m["embedding.weight"].mean()))
         assert!(density < 1.0 && density > 0.5, "{out}");
     }
 
-    let err = fails(&["run", "image/mnist-lenet", "--prune-embeddings", "--data-dir", data.to_str().unwrap()], 2);
+    let mnist = tempfile::tempdir().unwrap();
+    let mnist = mnist_folder(mnist.path());
+    let err = fails(&["run", "image/mnist-lenet", "--prune-embeddings", "--preset", "smoke", "--data-dir", mnist.to_str().unwrap(), "--out", out.path().to_str().unwrap()], 2);
     assert!(err.contains("--prune-embeddings") && err.contains("no embedding"), "{err}");
 }
 

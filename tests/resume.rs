@@ -10,10 +10,7 @@ use std::time::{Duration, SystemTime};
 use common::*;
 
 fn args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
-    vec![
-        "run", "image/mnist-lenet", "--prune", "0.5", "--preset", "smoke", "--controls", "reinit,shuffle",
-        "--set", "eval_every=50it", "--device", "cpu", "--quiet", "--data-dir", data, "--out", out,
-    ]
+    lenet_interrupt_args(data, out)
 }
 
 fn modified(path: &Path) -> SystemTime {

@@ -62,7 +62,10 @@ fn concat(parts: Vec<ImageSplit>) -> ImageSplit {
 /// Loads CIFAR-10 from `<data_dir>/cifar10/cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin`.
 pub fn load_cifar10(data_dir: &Path) -> Result<ImageSplits, DataError> {
     let batch = |stem: &str| -> Result<ImageSplit, DataError> {
-        read_cifar_batch(&find_file("cifar10", data_dir, &format!("cifar-10-batches-bin/{stem}.bin"))?)
+        let path = find_file("cifar10", data_dir, &format!("cifar-10-batches-bin/{stem}.bin"))?;
+        let split = read_cifar_batch(&path)?;
+        crate::image::check_split(&split, &path, "CIFAR binary")?;
+        Ok(split)
     };
     let train = (1..=5).map(|i| batch(&format!("data_batch_{i}"))).collect::<Result<Vec<_>, _>>()?;
     Ok(ImageSplits { train: concat(train), test: batch("test_batch")? })

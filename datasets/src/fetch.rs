@@ -2,9 +2,10 @@
 //! destination, hashed on the way, and renamed into place only when the hash matches.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use lottery_results::AtomicFile;
 use sha2::{Digest, Sha256};
 
 use crate::{io_err, manual_source, source, DataError, RemoteFile, Unpack, MANUAL_SOURCES, SOURCES};
@@ -17,63 +18,35 @@ pub struct FetchReport {
     pub verified: Vec<PathBuf>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The SHA-256 of a file, as lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String, DataError> {
-    let file = File::open(path).map_err(io_err(path))?;
-    let mut writer = HashingWriter { inner: io::sink(), hasher: Sha256::new() };
-    io::copy(&mut io::BufReader::new(file), &mut writer).map_err(io_err(path))?;
-    Ok(hex(&writer.hasher.finalize()))
-}
-
-/// Writes through to a file while hashing.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let mut hasher = Sha256::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut chunk).map_err(io_err(path))? {
+            0 => break,
+            n => hasher.update(&chunk[..n]),
+        }
     }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
+/// Streams `url` into a temporary file beside `dest` and moves it into place only when its
+/// SHA-256 is `expected`; on any failure the temporary file is removed and `dest` untouched.
 fn download(url: &str, dest: &Path, dataset: &str, expected: &str) -> Result<(), DataError> {
     let download_err = |reason: String| DataError::Download { url: url.to_string(), reason };
     let response = ureq::get(url).call().map_err(|e| download_err(e.to_string()))?;
     let mut reader = response.into_body().into_reader();
-    let tmp = dest.with_extension("part");
-    let result = (|| {
-        let file = File::create(&tmp).map_err(io_err(&tmp))?;
-        let mut writer = HashingWriter { inner: io::BufWriter::new(file), hasher: Sha256::new() };
-        io::copy(&mut reader, &mut writer).map_err(|e| download_err(e.to_string()))?;
-        let file = writer.inner.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
-        file.sync_all().map_err(io_err(&tmp))?;
-        let actual = hex(&writer.hasher.finalize());
-        if actual != expected {
-            return Err(DataError::Checksum {
-                dataset: dataset.to_string(),
-                path: dest.to_path_buf(),
-                expected: expected.to_string(),
-                actual,
-            });
-        }
-        fs::rename(&tmp, dest).map_err(io_err(dest))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let mut file = AtomicFile::create(dest)?;
+    io::copy(&mut reader, &mut file).map_err(|e| download_err(e.to_string()))?;
+    file.flush().map_err(io_err(dest))?;
+    let actual = sha256_file(file.tmp_path())?;
+    if actual != expected {
+        return Err(DataError::Checksum { dataset: dataset.to_string(), path: dest.to_path_buf(), expected: expected.to_string(), actual });
     }
-    result
+    Ok(file.commit()?)
 }
-
 
 fn unpack_tar_gz(archive: &Path, into: &Path) -> Result<(), DataError> {
     let file = File::open(archive).map_err(io_err(archive))?;

@@ -23,6 +23,21 @@ pub struct ImageSplits {
     pub test: ImageSplit,
 }
 
+/// The number of classes of every image dataset the loaders read (MNIST, Fashion-MNIST,
+/// CIFAR-10): a label outside `0..CLASSES` is a corrupt file, refused where it is read.
+pub const CLASSES: u8 = 10;
+
+/// Refuses a split that cannot be trained on or scored: no examples, or a label out of range.
+pub(crate) fn check_split(split: &ImageSplit, path: &Path, format: &'static str) -> Result<(), DataError> {
+    if split.n == 0 {
+        return Err(DataError::Format { path: path.to_path_buf(), format, reason: "it holds no examples (an empty split can be neither trained on nor scored)".into() });
+    }
+    if let Some((i, &label)) = split.labels.iter().enumerate().find(|(_, &l)| l >= CLASSES) {
+        return Err(DataError::Format { path: path.to_path_buf(), format, reason: format!("label {label} of example {i} is outside 0..{CLASSES}") });
+    }
+    Ok(())
+}
+
 /// Finds `<dir>/<stem>.gz` or `<dir>/<stem>`.
 pub(crate) fn find_file(dataset: &str, data_dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
     let dir = data_dir.join(dataset);
@@ -57,22 +72,33 @@ fn load_idx_split(dataset: &str, data_dir: &Path, prefix: &str) -> Result<ImageS
             reason: format!("{:?} labels for {} images", labels.dims, images.dims[0]),
         });
     }
-    Ok(ImageSplit {
+    let split = ImageSplit {
         n: images.dims[0],
         channels: 1,
         height: images.dims[1],
         width: images.dims[2],
         pixels: images.data,
         labels: labels.data,
-    })
+    };
+    if split.n == 0 {
+        check_split(&split, &images_path, "IDX image")?;
+    }
+    check_split(&split, &labels_path, "IDX label")?;
+    Ok(split)
 }
 
 /// Loads MNIST or Fashion-MNIST from `<data_dir>/<dataset>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]`.
 pub fn load_mnist_like(dataset: &str, data_dir: &Path) -> Result<ImageSplits, DataError> {
-    Ok(ImageSplits {
-        train: load_idx_split(dataset, data_dir, "train")?,
-        test: load_idx_split(dataset, data_dir, "t10k")?,
-    })
+    let train = load_idx_split(dataset, data_dir, "train")?;
+    let test = load_idx_split(dataset, data_dir, "t10k")?;
+    if (test.height, test.width) != (train.height, train.width) {
+        return Err(DataError::Format {
+            path: find_file(dataset, data_dir, "t10k-images-idx3-ubyte")?,
+            format: "IDX image",
+            reason: format!("test images are {}x{}, the training images {}x{}: both splits must have one size", test.height, test.width, train.height, train.width),
+        });
+    }
+    Ok(ImageSplits { train, test })
 }
 
 #[cfg(test)]

@@ -44,6 +44,16 @@ pub enum DataError {
     MissingManual { dataset: String, path: PathBuf, folder: PathBuf, how: String },
     #[error("unknown dataset `{name}`; known datasets: {known}")]
     UnknownDataset { name: String, known: String },
+    #[error(transparent)]
+    Write(#[from] lottery_results::ResultsError),
+}
+
+impl DataError {
+    /// Whether the user asked for something that does not exist (exit status 2), rather than
+    /// data that is missing, corrupt or failed to download (1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, DataError::UnknownDataset { .. } | DataError::NoVerifiedDownload { .. })
+    }
 }
 
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> DataError {
@@ -51,10 +61,4 @@ pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) ->
     move |source| DataError::Io { path, source }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so readers
-/// see the old file or the whole new one.
-pub(crate) fn write_file_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), DataError> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
-}
+

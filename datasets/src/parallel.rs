@@ -66,6 +66,9 @@ pub fn load_parallel_split(dataset: &str, data_dir: &Path, dir: &Path, stem: &st
             reason: format!("{} lines, but {} has {}: the two sides must be line-aligned", target.len(), src_path.display(), source.len()),
         });
     }
+    if source.is_empty() {
+        return Err(DataError::Format { path: src_path, format: "parallel text", reason: "it holds no sentences (an empty split can be neither trained on nor scored)".into() });
+    }
     Ok(ParallelSplit { source, target })
 }
 
@@ -109,7 +112,7 @@ pub fn joint_bpe(train: &ParallelSplit, vocab_size: usize, cache_dir: &Path) -> 
     tokenizer.train(&mut trainer, train.source.iter().chain(&train.target)).map_err(tokenizer_error(&path))?;
     fs::create_dir_all(cache_dir).map_err(io_err(cache_dir))?;
     let json = tokenizer.to_string(true).map_err(tokenizer_error(&path))?;
-    crate::write_file_atomic(&path, json.as_bytes())?;
+    lottery_results::write_atomic(&path, json.as_bytes())?;
     Ok(tokenizer)
 }
 

@@ -72,7 +72,11 @@ pub fn load_lm_text(corpus: LmCorpus, data_dir: &Path) -> Result<LmText, DataErr
         if !path.is_file() {
             return Err(DataError::Missing { dataset: corpus.dataset().into(), path, data_dir: data_dir.to_path_buf() });
         }
-        splits.push(read_text_lines(&path)?);
+        let lines = read_text_lines(&path)?;
+        if lines.iter().all(|l| l.trim().is_empty()) {
+            return Err(DataError::Format { path, format: "text", reason: "it holds no words (an empty split can be neither trained on nor scored)".into() });
+        }
+        splits.push(lines);
     }
     let [train, valid, test] = <[Vec<String>; 3]>::try_from(splits).expect("three splits");
     Ok(LmText { train, valid, test })

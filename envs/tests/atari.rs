@@ -204,3 +204,18 @@ fn an_unknown_game_or_a_misnamed_rom_is_refused_before_ale_sees_it() {
     let err = Ale::new("pong", &renamed, 0, 0.0).err().unwrap().to_string();
     assert!(err.contains("name it pong.bin"), "{err}");
 }
+
+#[test]
+fn a_rom_of_the_wrong_content_is_refused_by_its_md5_before_ale_runs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("pong.bin");
+    // Random bytes of a cartridge's size: ALE would print `Illegal Instruction!` and spin.
+    let mut rng = lottery_envs::Rng::new(3);
+    std::fs::write(&fake, (0..2048).map(|_| rng.below(256) as u8).collect::<Vec<u8>>()).unwrap();
+    let err = Ale::new("pong", &fake, 0, 0.0).err().unwrap().to_string();
+    assert!(err.contains("not a ROM ALE supports") && err.contains("MD5"), "{err}");
+    let Some(breakout) = rom("breakout") else { return };
+    std::fs::copy(&breakout, &fake).unwrap();
+    let err = Ale::new("pong", &fake, 0, 0.0).err().unwrap().to_string();
+    assert!(err.contains("it is the ROM of `breakout`"), "{err}");
+}

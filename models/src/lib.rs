@@ -1,6 +1,6 @@
 //! Network architectures for lottery tasks. Each model is built into a `tch` variable store and
-//! names the parameters that may be pruned, with the role each plays (tasks map roles to
-//! per-layer pruning rates, e.g. the output layer at half rate).
+//! names the parameters that may be pruned, with the role each plays; a task's preset decides
+//! how each role is pruned (e.g. the output layer at half rate, embeddings left dense).
 
 mod actor_critic;
 mod atari_cnn;
@@ -19,13 +19,30 @@ pub use lstm_lm::{stream_nll, LstmLm, LstmLmConfig, LstmState, StreamNll};
 use tch::nn;
 
 /// What a prunable parameter does in its network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
+    /// A convolution kernel.
     Conv,
+    /// A hidden fully connected or recurrent matrix (attention and feed-forward included).
     Hidden,
+    /// The layer that produces the network's outputs (logits, policy and value heads).
     Output,
-    /// A token embedding table.
+    /// A token embedding table (a Transformer's untied output projection too: the paper prunes
+    /// it with the embeddings).
     Embedding,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Conv, Role::Hidden, Role::Output, Role::Embedding];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Conv => "conv",
+            Role::Hidden => "hidden",
+            Role::Output => "output",
+            Role::Embedding => "embedding",
+        }
+    }
 }
 
 /// A parameter the pruning engine may mask, by its variable-store name.

@@ -75,14 +75,11 @@ impl LstmLm {
         self.config
     }
 
-    /// The matrices pruning may mask: every LSTM input and recurrent matrix and the decoder;
-    /// the embedding only when asked. With tied weights the shared matrix is the embedding, so it
-    /// is pruned only with `prune_embeddings`.
-    pub fn prunable(&self, prune_embeddings: bool) -> Vec<Prunable> {
-        let mut out = vec![];
-        if prune_embeddings {
-            out.push(Prunable { name: format!("{}embedding.weight", self.prefix), role: Role::Embedding });
-        }
+    /// The matrices pruning may mask: the embedding (role `Embedding`), every LSTM input and
+    /// recurrent matrix and the decoder. With tied weights the shared matrix is the embedding,
+    /// so it is pruned as one.
+    pub fn prunable(&self) -> Vec<Prunable> {
+        let mut out = vec![Prunable { name: format!("{}embedding.weight", self.prefix), role: Role::Embedding }];
         for layer in 0..self.config.layers {
             for kind in ["ih", "hh"] {
                 out.push(Prunable { name: format!("{}lstm.weight_{kind}_l{layer}", self.prefix), role: Role::Hidden });
@@ -237,23 +234,23 @@ mod tests {
     }
 
     #[test]
-    fn prunable_lists_embeddings_only_when_asked_and_tied_decoders_never() {
+    fn prunable_lists_the_embedding_by_role_and_tied_decoders_never() {
         let vs = nn::VarStore::new(Device::Cpu);
         let config = LstmLmConfig { vocab: 11, embedding: 6, hidden: 6, layers: 2, dropout: 0.5, tie_weights: false };
         let lm = LstmLm::new(&vs.root(), config).unwrap();
         let names = |p: Vec<Prunable>| p.into_iter().map(|p| p.name).collect::<Vec<_>>();
         assert_eq!(
-            names(lm.prunable(false)),
-            ["lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.weight_ih_l1", "lstm.weight_hh_l1", "decoder.weight"]
+            names(lm.prunable()),
+            ["embedding.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.weight_ih_l1", "lstm.weight_hh_l1", "decoder.weight"]
         );
-        assert_eq!(names(lm.prunable(true))[0], "embedding.weight");
+        assert_eq!(lm.prunable()[0].role, Role::Embedding);
         let vars = vs.variables();
-        for name in names(lm.prunable(true)) {
+        for name in names(lm.prunable()) {
             assert!(vars.contains_key(&name), "{name}");
         }
         let tied_vs = nn::VarStore::new(Device::Cpu);
         let tied = LstmLm::new(&tied_vs.root(), LstmLmConfig { tie_weights: true, ..config }).unwrap();
-        assert!(!names(tied.prunable(true)).contains(&"decoder.weight".to_string()));
+        assert!(!names(tied.prunable()).contains(&"decoder.weight".to_string()));
         let (logits, (h, c)) = tied.forward(&Tensor::from_slice(&[1i64, 2, 3, 4]).view([2, 2]), &tied.zero_state(2, Device::Cpu), true);
         assert_eq!((logits.size(), h.size(), c.size()), (vec![2, 2, 11], vec![2, 2, 6], vec![2, 2, 6]));
         assert!(LstmLm::new(&nn::VarStore::new(Device::Cpu).root(), LstmLmConfig { tie_weights: true, hidden: 7, ..config }).is_err());

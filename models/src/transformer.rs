@@ -210,9 +210,10 @@ impl Transformer {
         self.config
     }
 
-    /// Attention and feed-forward matrices; embeddings (and an untied output projection) only
-    /// when asked, matching the paper's two Transformer-base variants.
-    pub fn prunable(&self, prune_embeddings: bool) -> Vec<Prunable> {
+    /// Attention and feed-forward matrices (role `Hidden`), then the embeddings and an untied
+    /// output projection (role `Embedding`: the paper's two Transformer-base variants prune
+    /// them together or not at all).
+    pub fn prunable(&self) -> Vec<Prunable> {
         let mut names: Vec<Prunable> = vec![];
         let hidden = |n: &str| Prunable { name: n.to_string(), role: Role::Hidden };
         for layer in &self.encoder {
@@ -224,13 +225,11 @@ impl Transformer {
             names.extend(layer.cross_attn.matrices().map(hidden));
             names.extend([&layer.ffn.w1.name, &layer.ffn.w2.name].map(|n| hidden(n)));
         }
-        if prune_embeddings {
-            let embedding = |n: &str| Prunable { name: format!("{}{n}", self.prefix), role: Role::Embedding };
-            if self.config.share_embeddings {
-                names.push(embedding("embedding.weight"));
-            } else {
-                names.extend([embedding("src_embedding.weight"), embedding("tgt_embedding.weight"), Prunable { name: format!("{}output.weight", self.prefix), role: Role::Output }]);
-            }
+        let embedding = |n: &str| Prunable { name: format!("{}{n}", self.prefix), role: Role::Embedding };
+        if self.config.share_embeddings {
+            names.push(embedding("embedding.weight"));
+        } else {
+            names.extend([embedding("src_embedding.weight"), embedding("tgt_embedding.weight"), embedding("output.weight")]);
         }
         names
     }
@@ -532,17 +531,16 @@ mod tests {
     }
 
     #[test]
-    fn prunable_names_are_variables_and_embeddings_only_when_asked() {
+    fn prunable_names_are_variables_with_embeddings_by_role() {
         let vs = nn::VarStore::new(Device::Cpu);
         let t = small(&vs, false);
         let vars = vs.variables();
-        let without = t.prunable(false);
-        assert_eq!(without.len(), 2 * 6 + 2 * 10);
-        assert!(without.iter().all(|p| vars.contains_key(&p.name)), "{without:?}");
-        let with: Vec<String> = t.prunable(true).into_iter().map(|p| p.name).collect();
-        for name in ["src_embedding.weight", "tgt_embedding.weight", "output.weight"] {
-            assert!(with.contains(&name.to_string()) && vars.contains_key(name), "{name}");
-        }
+        let all = t.prunable();
+        assert!(all.iter().all(|p| vars.contains_key(&p.name)), "{all:?}");
+        let hidden: Vec<&Prunable> = all.iter().filter(|p| p.role == Role::Hidden).collect();
+        assert_eq!(hidden.len(), 2 * 6 + 2 * 10);
+        let embeddings: Vec<String> = all.iter().filter(|p| p.role == Role::Embedding).map(|p| p.name.clone()).collect();
+        assert_eq!(embeddings, ["src_embedding.weight", "tgt_embedding.weight", "output.weight"]);
     }
 
     #[test]

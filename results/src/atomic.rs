@@ -5,13 +5,15 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use tempfile::NamedTempFile;
+
 use crate::ResultsError;
 
-/// A file being written under a temporary name in its final folder; [`AtomicFile::commit`] syncs it
-/// and renames it into place. Dropped without commit, the temporary file is removed.
+/// A file being written under a temporary name in its final folder (`tempfile`'s
+/// [`tempfile::NamedTempFile`]); [`AtomicFile::commit`] syncs it, renames it into place and syncs
+/// the folder. Dropped without commit, the temporary file is removed.
 pub struct AtomicFile {
-    file: Option<File>,
-    tmp: PathBuf,
+    tmp: NamedTempFile,
     dest: PathBuf,
 }
 
@@ -19,29 +21,29 @@ impl AtomicFile {
     pub fn create(dest: impl AsRef<Path>) -> Result<Self, ResultsError> {
         let dest = dest.as_ref().to_path_buf();
         let io_err = |source| ResultsError::Io { path: dest.clone(), source };
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(io_err)?;
-        }
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent).map_err(io_err)?;
         let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = dest.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-        let file = File::create(&tmp).map_err(io_err)?;
-        Ok(Self { file: Some(file), tmp, dest })
+        let tmp = tempfile::Builder::new().prefix(&format!(".{name}{TEMPORARY_MARK}")).tempfile_in(&parent).map_err(io_err)?;
+        Ok(Self { tmp, dest })
     }
 
     /// The temporary path, for writers that need a path rather than a `Write` (e.g. libtorch).
     pub fn tmp_path(&self) -> &Path {
-        &self.tmp
+        self.tmp.path()
     }
 
-    pub fn commit(mut self) -> Result<(), ResultsError> {
+    pub fn commit(self) -> Result<(), ResultsError> {
         let io_err = |source| ResultsError::Io { path: self.dest.clone(), source };
         // Reopen so writes made through `tmp_path` by another writer are synced too.
-        drop(self.file.take());
-        File::options().write(true).open(&self.tmp).and_then(|f| f.sync_all()).map_err(io_err)?;
-        fs::rename(&self.tmp, &self.dest).map_err(io_err)?;
+        File::options().write(true).open(self.tmp.path()).and_then(|f| f.sync_all()).map_err(io_err)?;
+        self.tmp.persist(&self.dest).map_err(|e| io_err(e.error))?;
         if let Some(parent) = self.dest.parent() {
             // Persist the rename itself; failure to open a directory is not fatal on every OS.
-            if let Ok(dir) = File::open(parent) {
+            if let Ok(dir) = File::open(if parent.as_os_str().is_empty() { Path::new(".") } else { parent }) {
                 let _ = dir.sync_all();
             }
         }
@@ -51,24 +53,19 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.as_mut().expect("file is open until commit").write(buf)
+        self.tmp.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.file.as_mut().expect("file is open until commit").flush()
+        self.tmp.flush()
     }
 }
 
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if self.file.is_some() {
-            let _ = fs::remove_file(&self.tmp);
-        }
-    }
-}
+/// What marks a temporary file's name: `.<final name>.tmp.<random>`.
+const TEMPORARY_MARK: &str = ".tmp.";
 
 /// Whether `name` is a temporary file of [`AtomicFile`].
 fn is_temporary(name: &str) -> bool {
-    name.starts_with('.') && name.rsplit_once(".tmp.").is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+    name.starts_with('.') && name.rsplit_once(TEMPORARY_MARK).is_some_and(|(_, tail)| !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// Removes, below `dir`, the temporary files that writers killed mid-write left behind. Call it

@@ -3,17 +3,22 @@
 //! rows.
 //!
 //! This crate knows nothing about tensors or tasks: the engine hands it finished ticket results
-//! ([`TicketResult`]) and it turns them into tables.
+//! ([`TicketResult`]) and it turns them into tables. What only reads run folders ([`show`], and
+//! the commands that summarize many runs) depends on this crate alone, not on libtorch.
+//! [`RunLayout`] is the folder's layout; [`RunLock`] its one-writer lock.
 
 mod atomic;
 mod comparison;
+mod layout;
 mod lock;
 mod run_id;
+pub mod show;
 mod table;
 mod ticket;
 
 pub use atomic::{remove_stale_temporaries, write_atomic, AtomicFile};
 pub use comparison::{comparison_table, Direction, MetricSpec};
+pub use layout::{RunLayout, TicketLayout, CONFIG_FILE, TABLES};
 pub use lock::{Locked, RunLock};
 pub use run_id::run_id;
 pub use table::{Column, Table};
@@ -28,4 +33,15 @@ pub enum ResultsError {
     Arrow { path: std::path::PathBuf, source: arrow_schema::ArrowError },
     #[error("cannot encode {path} as CSV: {source}")]
     Csv { path: std::path::PathBuf, source: csv::Error },
+    #[error("{path} is unreadable ({reason}); {remedy}")]
+    Corrupt { path: std::path::PathBuf, reason: String, remedy: String },
+    #[error("{dir} has no {file}: give the folder of a run (under --out, default runs/) that has finished at least one level")]
+    NotARun { dir: std::path::PathBuf, file: &'static str },
+}
+
+impl ResultsError {
+    /// Whether the user pointed at the wrong thing (exit status 2) rather than a failure (1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, ResultsError::NotARun { .. })
+    }
 }

@@ -1,29 +1,33 @@
-//! One writer per run folder: a lock file holding the writer's process id. A lock left by a
-//! process that no longer exists (killed with SIGKILL, say) is taken over.
+//! One writer per run folder: an advisory lock (`flock`, through `fs4`) on `.lock`, which the
+//! kernel releases when the holder exits in any way (SIGKILL included), so no stale lock can
+//! block a rerun and a reused process id means nothing. The file keeps the holder's pid and host
+//! for the message a second writer gets; it is left in place (removing it would race with a
+//! process that just opened it).
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+
+use fs4::{FileExt, TryLockError};
 
 use crate::ResultsError;
 
-/// Held while a process writes a run folder; removed on drop.
+/// Held while a process writes a run folder; the lock goes with the open file.
 #[derive(Debug)]
 pub struct RunLock {
-    path: PathBuf,
-}
-
-/// Whether a process with this id is running (Linux: it has a `/proc` entry).
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    _file: File,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{dir} is being written by another harness process (pid {pid}); wait for it to finish, or delete {lock} if that process is gone")]
+#[error("{dir} is being written by another harness process ({holder}); wait for it to finish or stop it (the lock is released the moment it exits)")]
 pub struct Locked {
     pub dir: PathBuf,
-    pub pid: u32,
-    pub lock: PathBuf,
+    /// `pid N on HOST`, as the holder wrote it.
+    pub holder: String,
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "this host".into())
 }
 
 impl RunLock {
@@ -31,30 +35,20 @@ impl RunLock {
     pub fn acquire(dir: &Path) -> Result<Result<Self, Locked>, ResultsError> {
         let path = dir.join(".lock");
         let io_err = |source| ResultsError::Io { path: path.clone(), source };
-        for _ in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    write!(file, "{}", std::process::id()).map_err(io_err)?;
-                    return Ok(Ok(RunLock { path }));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok());
-                    match holder {
-                        Some(pid) if alive(pid) => return Ok(Err(Locked { dir: dir.to_path_buf(), pid, lock: path })),
-                        // Stale (or half-written by a killed process): take it over.
-                        _ => fs::remove_file(&path).map_err(io_err)?,
-                    }
-                }
-                Err(e) => return Err(io_err(e)),
+        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_err)?;
+        if let Err(e) = FileExt::try_lock(&file) {
+            if let TryLockError::Error(e) = e {
+                return Err(io_err(e));
             }
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = if holder.trim().is_empty() { "a process that is starting".to_string() } else { holder.trim().to_string() };
+            return Ok(Err(Locked { dir: dir.to_path_buf(), holder }));
         }
-        Err(io_err(std::io::Error::other("the lock file keeps reappearing")))
-    }
-}
-
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        file.set_len(0).map_err(io_err)?;
+        file.rewind().map_err(io_err)?;
+        write!(file, "pid {} on {}", std::process::id(), host()).map_err(io_err)?;
+        Ok(Ok(RunLock { _file: file }))
     }
 }
 
@@ -63,16 +57,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_holder_at_a_time_and_stale_locks_are_taken_over() {
+    fn one_holder_at_a_time_and_a_dropped_lock_is_free_again() {
         let dir = tempfile::tempdir().unwrap();
         let lock = RunLock::acquire(dir.path()).unwrap().unwrap();
         let err = RunLock::acquire(dir.path()).unwrap().unwrap_err();
-        assert_eq!(err.pid, std::process::id());
+        assert!(err.holder.contains(&format!("pid {}", std::process::id())), "{}", err.holder);
         assert!(err.to_string().contains("another harness process"));
         drop(lock);
-        // A process id far above Linux's pid_max is never alive.
-        fs::write(dir.path().join(".lock"), "4294967290").unwrap();
+        // A lock file left by a dead process (its pid reused or not) does not block.
+        std::fs::write(dir.path().join(".lock"), "pid 1 on elsewhere").unwrap();
         let _lock = RunLock::acquire(dir.path()).unwrap().unwrap();
-        assert_eq!(fs::read_to_string(dir.path().join(".lock")).unwrap(), std::process::id().to_string());
     }
 }

@@ -32,6 +32,15 @@ impl TicketKind {
     }
 }
 
+impl std::str::FromStr for TicketKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        TicketKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
+            format!("unknown ticket kind `{s}`; use {}", TicketKind::ALL.map(|k| k.as_str()).join(", "))
+        })
+    }
+}
+
 impl fmt::Display for TicketKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -27,7 +27,7 @@ pub fn run_ok(args: &[&str]) -> Output {
 
 /// `../shared/data`, the real benchmark files beside the checkout.
 pub fn shared_data() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
     assert!(dir.join("mnist").is_dir(), "real test data expected at {}", dir.display());
     dir
 }
@@ -52,6 +52,15 @@ pub fn mnist_folder(root: &Path) -> PathBuf {
         write_idx_gz(&dir.join(format!("{prefix}-labels-idx1-ubyte.gz")), &slice(&labels, from, to)).unwrap();
     }
     root.to_path_buf()
+}
+
+/// A short LeNet smoke run with both controls and frequent checkpoints (every 50 iterations): the
+/// run the interruption tests stop and resume.
+pub fn lenet_interrupt_args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "run", "image/mnist-lenet", "--prune", "0.5", "--preset", "smoke", "--controls", "reinit,shuffle",
+        "--set", "eval_every=50it", "--device", "cpu", "--quiet", "--data-dir", data, "--out", out,
+    ]
 }
 
 /// The one run folder under `out`.

@@ -13,6 +13,8 @@ pub enum AtariError {
     Unsupported { game: String, supported: String },
     #[error("{path}: {reason}")]
     BadRom { path: PathBuf, reason: String },
+    #[error("--rom-dir {dir}: {reason}; point it at the folder that holds the game's ROM (<game>.bin)")]
+    BadRomDir { dir: PathBuf, reason: String },
     #[error("action {action} is invalid: this game has actions 0..{actions}")]
     InvalidAction { action: usize, actions: usize },
     #[error("saved emulator state is malformed: {0}")]
@@ -56,6 +58,10 @@ impl Ale {
         if rom.file_stem().and_then(|s| s.to_str()) != Some(game) {
             return Err(AtariError::BadRom { path: rom.into(), reason: format!("ALE identifies games by file name; name it {game}.bin") });
         }
+        // Identified by content: another game's ROM or random bytes would make ALE run the wrong
+        // game's logic or spin forever on illegal instructions.
+        let bytes = std::fs::read(rom).map_err(|e| AtariError::BadRom { path: rom.into(), reason: e.to_string() })?;
+        roms::verify(game, rom, &bytes)?;
         let path = CString::new(rom.to_string_lossy().as_bytes()).map_err(|_| AtariError::BadRom { path: rom.into(), reason: "NUL in path".into() })?;
         // SAFETY: the pointer comes from ALE_new and is freed once in Drop; keys and the path are
         // NUL-terminated strings that outlive the calls.
@@ -65,7 +71,9 @@ impl Ale {
             let ptr = ale_sys::ALE_new();
             ale_sys::setInt(ptr, key("random_seed").as_ptr(), (seed & 0x7fff_ffff) as i32);
             ale_sys::setFloat(ptr, key("repeat_action_probability").as_ptr(), repeat_action_probability);
+            let call = super::watchdog::Call::start();
             ale_sys::loadROM(ptr, path.as_ptr());
+            drop(call);
             let n = ale_sys::getMinimalActionSize(ptr) as usize;
             let mut actions = vec![0i32; n];
             ale_sys::getMinimalActionSet(ptr, actions.as_mut_ptr());
@@ -90,6 +98,7 @@ impl Ale {
     /// One emulator frame with action `action` (an index into the minimal set); the reward.
     pub fn act(&mut self, action: usize) -> Result<i32, AtariError> {
         let code = *self.actions.get(action).ok_or(AtariError::InvalidAction { action, actions: self.actions.len() })?;
+        let _call = super::watchdog::Call::start();
         // SAFETY: `ptr` is live (see `new`).
         Ok(unsafe { ale_sys::act(self.ptr, code) })
     }
@@ -105,6 +114,7 @@ impl Ale {
     }
 
     pub fn reset(&mut self) {
+        let _call = super::watchdog::Call::start();
         // SAFETY: `ptr` is live.
         unsafe { ale_sys::reset_game(self.ptr) }
     }

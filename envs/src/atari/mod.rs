@@ -6,11 +6,13 @@
 //! - [`preprocess`]: the DeepMind preprocessing, one small function or type per step.
 //! - [`AtariEnv`]: an emulator with that preprocessing; [`AtariVec`]: a batch of them stepped on
 //!   worker threads.
+//! - [`watchdog`]: reports an emulator call that never returns.
 
 mod ale;
 pub mod preprocess;
 pub mod roms;
 mod vector;
+pub mod watchdog;
 
 pub use ale::{Ale, AtariError};
 pub use preprocess::{AtariConfig, AtariEnv, AtariStep, FRAME, STACK};

@@ -1,0 +1,8 @@
+//! One module per command: its arguments and what it does. A new command is a module here and a
+//! variant of `Command` in `main.rs`.
+
+pub mod data;
+pub mod env;
+pub mod list;
+pub mod run;
+pub mod show;

@@ -1,0 +1,167 @@
+//! `harness run TASK`: resolve the run against the task's preset, then run (or resume) it.
+
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::Args;
+
+use lottery_engine::config::{Overrides, RunConfig};
+use lottery_engine::device::DeviceChoice;
+use lottery_engine::prune::Strategy;
+use lottery_engine::run::Run;
+use lottery_engine::Step;
+use lottery_results::TicketKind;
+use lottery_task::{Preset, TaskEnv};
+
+use crate::error::CliError;
+
+/// Where run folders go without `--out`.
+pub const DEFAULT_OUT: &str = "runs";
+/// Where run folders went before `runs/` (inside the `results` crate's source folder); a run
+/// found there is still resumed there.
+const OLD_DEFAULT_OUT: &str = "results";
+
+fn preset_parser() -> impl TypedValueParser<Value = Preset> {
+    PossibleValuesParser::new(Preset::ALL.map(|p| p.as_str())).map(|s| s.parse::<Preset>().expect("a listed preset"))
+}
+
+fn strategy_parser() -> impl TypedValueParser<Value = Strategy> {
+    PossibleValuesParser::new(Strategy::ALL.map(|s| s.as_str())).map(|s| s.parse::<Strategy>().expect("a listed strategy"))
+}
+
+fn control_parser() -> impl TypedValueParser<Value = TicketKind> {
+    PossibleValuesParser::new(TicketKind::ALL.map(|k| k.as_str())).map(|s| s.parse::<TicketKind>().expect("a listed ticket kind"))
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Task name, e.g. image/mnist-lenet (see `harness list`).
+    task: String,
+    /// Final sparsity: fraction of prunable weights removed at the last level [default: 0.9].
+    #[arg(long, allow_negative_numbers = true)]
+    prune: Option<f64>,
+    /// Fraction of surviving weights removed per level [default: 0.2].
+    #[arg(long, allow_negative_numbers = true)]
+    rate: Option<f64>,
+    /// Rewind point: 0 (initialization), 500it, 2ep [default: the task's].
+    #[arg(long)]
+    rewind: Option<Step>,
+    /// Tickets to train at each level: winning plus any of reinit, shuffle [default: the task's].
+    #[arg(long, value_delimiter = ',', value_parser = control_parser())]
+    controls: Option<Vec<TicketKind>>,
+    #[arg(long, default_value = "quick", value_parser = preset_parser())]
+    preset: Preset,
+    /// Independent repetitions with derived seeds [default: 1].
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_replicates)]
+    replicates: Option<u32>,
+    /// Base seed of the replicates' seeds, a whole number 0 to 18446744073709551615 [default: 0].
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_seed)]
+    seed: Option<u64>,
+    /// global (rank all default-rate layers together) or layerwise [default: global].
+    #[arg(long, value_parser = strategy_parser())]
+    strategy: Option<Strategy>,
+    /// A prunable parameter to leave dense (repeatable).
+    #[arg(long, value_name = "NAME")]
+    ignore: Vec<String>,
+    /// Per-level rate of one layer, replacing the task's (repeatable), e.g. fc3.weight=0.1.
+    #[arg(long, value_name = "NAME=RATE", value_parser = parse_layer_rate)]
+    layer_rate: Vec<(String, f64)>,
+    /// Prune embedding matrices too, at --rate (tasks with embeddings; the paper's second variant).
+    #[arg(long)]
+    prune_embeddings: bool,
+    /// Task hyperparameter (repeatable), e.g. lr=0.001 or steps=2ep.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value, allow_hyphen_values = true)]
+    set: Vec<(String, String)>,
+    /// auto (CUDA when present), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    #[arg(long, env = "LOTTERY_DATA", default_value = "data")]
+    data_dir: PathBuf,
+    /// Parent folder of run folders [default: runs; a run begun under the old default results/
+    /// is resumed there].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Folder of Atari ROMs (`<game>.bin`), searched before ALE_ROM_DIR and the ale-py package.
+    #[arg(long)]
+    rom_dir: Option<PathBuf>,
+    /// CPU threads for libtorch [default: libtorch's, one per core]. Use 1 per process when
+    /// running several jobs at once: oversubscribed threads spin against each other.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+    /// Plain log lines instead of progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+fn parse_layer_rate(s: &str) -> Result<(String, f64), String> {
+    let (name, rate) = parse_key_value(s)?;
+    let rate = rate.parse().map_err(|_| format!("`{s}`: the rate after `=` must be a number, like fc3.weight=0.1"))?;
+    Ok((name, rate))
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.parse().map_err(|_| format!("`{s}` is not a seed: seeds are whole numbers from 0 to {}", u64::MAX))
+}
+
+fn parse_replicates(s: &str) -> Result<u32, String> {
+    let max = lottery_engine::config::MAX_REPLICATES;
+    match s.parse::<u64>() {
+        Ok(n) if (1..=max as u64).contains(&n) => Ok(n as u32),
+        _ => Err(format!("`{s}`: use a whole number of replicates from 1 to {max}")),
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<(), CliError> {
+    let registry = lottery_tasks::builtin();
+    let task = registry.get(&args.task)?;
+    let overrides = Overrides {
+        prune: args.prune,
+        rate: args.rate,
+        rewind: args.rewind,
+        strategy: args.strategy,
+        seed: args.seed,
+        ignore: args.ignore,
+        layer_rates: args.layer_rate,
+        prune_embeddings: args.prune_embeddings,
+        set: args.set,
+        replicates: args.replicates,
+        controls: args.controls,
+    };
+    if let Some(threads) = args.threads {
+        tch::set_num_threads(threads.into());
+    }
+    let config = RunConfig::resolve(task, args.preset, overrides)?;
+    let device = args.device.resolve()?;
+    let name = config.run_name(task);
+    let dir = match args.out {
+        Some(out) => out.join(&name),
+        None => {
+            let old = PathBuf::from(OLD_DEFAULT_OUT).join(&name);
+            if old.join(lottery_results::CONFIG_FILE).is_file() && !PathBuf::from(DEFAULT_OUT).join(&name).exists() {
+                eprintln!("note: resuming {} (under the old default --out results/; new runs go to runs/)", old.display());
+                old
+            } else {
+                PathBuf::from(DEFAULT_OUT).join(&name)
+            }
+        }
+    };
+    let run = Run { dir: dir.clone(), config, task, env: TaskEnv { data_dir: args.data_dir, device, rom_dir: args.rom_dir } };
+    run.execute(args.quiet)?;
+    print!("{}", lottery_results::show::render(&dir)?);
+    println!("results: {}", dir.display());
+    let layout = lottery_results::RunLayout::new(&dir);
+    for table in lottery_results::TABLES {
+        for ext in ["arrow", "csv"] {
+            println!("  {}", layout.table(table, ext).display());
+        }
+    }
+    println!("  {}", layout.config().display());
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! The command line's errors, and the one place that turns them into exit statuses.
+
+use lottery_datasets::DataError;
+use lottery_engine::EngineError;
+use lottery_envs::EnvError;
+use lottery_results::ResultsError;
+use lottery_task::TaskError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// A command-line value that parses but cannot be used.
+    #[error("{flag} {value}: {requirement}")]
+    BadValue { flag: &'static str, value: String, requirement: String },
+    #[error("cannot write to standard output: {0}")]
+    Stdout(#[source] std::io::Error),
+}
+
+/// 2: the input was wrong (the message says what to change); 1: a failure while running.
+pub fn exit_status(e: &CliError) -> u8 {
+    let usage = match e {
+        CliError::Engine(e) => e.is_usage(),
+        CliError::Task(e) => e.is_usage(),
+        CliError::Results(e) => e.is_usage(),
+        CliError::Data(e) => e.is_usage(),
+        CliError::Env(_) | CliError::BadValue { .. } => true,
+        CliError::Stdout(_) => false,
+    };
+    if usage {
+        2
+    } else {
+        1
+    }
+}

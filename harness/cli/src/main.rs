@@ -1,0 +1,59 @@
+//! `harness`: the command line of the lottery harness. A thin layer over the library crates:
+//! each command is a module of [`commands`] that parses its arguments and calls the engine, the
+//! tasks or the results; [`exit_status`] is the one place that maps errors to exit statuses
+//! (2 for bad input, 1 for failures).
+
+mod commands;
+mod error;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{exit_status, CliError};
+
+#[derive(Parser)]
+#[command(name = "harness", version, about = "Lottery-ticket experiments: iterative magnitude pruning with rewinding, against random tickets")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the registered tasks; with a task name, its defaults and hyperparameters per preset.
+    List(commands::list::ListArgs),
+    /// Run (or resume) IMP with rewinding on a task and compare winning tickets with controls.
+    Run(Box<commands::run::RunArgs>),
+    /// Print the comparison table of a run folder.
+    Show(commands::show::ShowArgs),
+    /// Environments: inspect them.
+    Env {
+        #[command(subcommand)]
+        command: commands::env::EnvCommand,
+    },
+    /// Datasets: download and verify.
+    Data {
+        #[command(subcommand)]
+        command: commands::data::DataCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    lottery_engine::malloc::keep_freed_memory();
+    let cli = Cli::parse();
+    let result: Result<(), CliError> = match cli.command {
+        Command::List(args) => commands::list::list(args),
+        Command::Run(args) => commands::run::run(*args),
+        Command::Show(args) => commands::show::show(args),
+        Command::Env { command } => commands::env::env(command),
+        Command::Data { command } => commands::data::data(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit_status(&e))
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The lottery engine: iterative magnitude pruning with rewinding (IMP), run the same way for
+//! every task, with random-ticket controls at every level. It knows no command line and no
+//! particular task: tasks come in through `lottery-task`'s traits.
+//!
+//! - [`run`]: the IMP driver (levels, controls, replicates, resume), built on [`train`] (one
+//!   ticket's training with masks and checkpoints), [`prune`], [`mask`] and [`optim`].
+//! - [`config`]: resolved settings, validated before anything is written, and the run's identity.
+//! - [`checkpoint`]: tensor files and a ticket's checkpoint; [`seeds`]: a replicate's seeds;
+//!   [`device`]: `--device`; [`progress`]: progress bars or log lines.
+
+pub mod checkpoint;
+pub mod config;
+pub mod device;
+pub mod malloc;
+pub mod mask;
+pub mod optim;
+pub mod progress;
+pub mod prune;
+pub mod run;
+pub mod seeds;
+pub mod train;
+
+use std::path::PathBuf;
+
+pub use lottery_task::{Step, TaskError};
+
+/// Errors of the engine. [`EngineError::is_usage`] says which ones are the user's input (exit
+/// status 2) rather than a failure while running (1).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{flag} {value} is out of range: {meaning} (e.g. {example})")]
+    OutOfRange { flag: String, value: String, meaning: &'static str, example: String },
+    #[error("`{name}` is not a prunable parameter of {task}; prunable (closest first): {}", choices.join(", "))]
+    UnknownParameter { task: String, name: String, choices: Vec<String> },
+    #[error("--ignore {name} and --layer-rate {name}={rate} contradict each other: an ignored parameter stays dense; drop one of the two")]
+    IgnoredAndRated { name: String, rate: f64 },
+    #[error("{0}")]
+    NothingToPrune(String),
+    #[error("--prune-embeddings: {task} has no embedding matrix to prune; drop the flag")]
+    NoEmbeddings { task: String },
+    #[error("--rewind {rewind} is iteration {at}, not before the end of training at iteration {end} ({steps} at {per_epoch} iterations per epoch); rewind to an earlier step")]
+    RewindTooLate { rewind: Step, at: u64, end: u64, steps: Step, per_epoch: u64 },
+    #[error("the training budget `steps = {steps}` is {end} iterations ({per_epoch} per epoch); set a budget of at least one iteration with --set steps=...")]
+    NoTraining { steps: Step, end: u64, per_epoch: u64 },
+    #[error("`eval_every = {every}` is 0 iterations ({per_epoch} per epoch); evaluate at least every iteration, e.g. --set eval_every=100it")]
+    NoEvaluation { every: Step, per_epoch: u64 },
+    #[error("--replicates {given}: use 1 to {max}")]
+    Replicates { given: u64, max: u32 },
+    #[error("--device cuda:{index} asked for, but libtorch sees {count} CUDA device(s); use --device cpu, or build with the CUDA libtorch (LOTTERY_CUDA=1 ./lottery, or scripts/libtorch.sh --cuda)")]
+    NoSuchDevice { index: usize, count: usize },
+    #[error("{dir} holds a different run: {}; use another --out, or remove that folder", differences.join("; "))]
+    DifferentRun { dir: PathBuf, differences: Vec<String> },
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error(transparent)]
+    Results(#[from] lottery_results::ResultsError),
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is unreadable ({reason}); {remedy}")]
+    Corrupt { path: PathBuf, reason: String, remedy: String },
+    #[error("{path} does not fit this run: {reason}; {remedy}")]
+    Mismatch { path: PathBuf, reason: String, remedy: String },
+    #[error("training diverged: {0}; lower the learning rate (--set lr=...) or check the data")]
+    Diverged(String),
+    /// The task's network disagrees with itself (a prunable name that is not a variable): a bug.
+    #[error("the task's network is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error(transparent)]
+    Busy(#[from] lottery_results::Locked),
+}
+
+impl EngineError {
+    pub fn is_usage(&self) -> bool {
+        match self {
+            EngineError::OutOfRange { .. }
+            | EngineError::UnknownParameter { .. }
+            | EngineError::IgnoredAndRated { .. }
+            | EngineError::NothingToPrune(_)
+            | EngineError::NoEmbeddings { .. }
+            | EngineError::RewindTooLate { .. }
+            | EngineError::NoTraining { .. }
+            | EngineError::NoEvaluation { .. }
+            | EngineError::Replicates { .. }
+            | EngineError::NoSuchDevice { .. }
+            | EngineError::DifferentRun { .. } => true,
+            EngineError::Task(e) => e.is_usage(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> EngineError {
+        let path = path.into();
+        move |source| EngineError::Io { path, source }
+    }
+
+    /// A file that cannot be read, with the generic remedy; callers that know what recomputes
+    /// the file replace it with [`EngineError::remedy`].
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl ToString) -> EngineError {
+        EngineError::Corrupt { path: path.into(), reason: reason.to_string(), remedy: "delete it and rerun".into() }
+    }
+
+    /// Replaces the remedy of a corrupt-file error with one that is known to work.
+    pub(crate) fn remedy(self, remedy: impl Into<String>) -> EngineError {
+        match self {
+            EngineError::Corrupt { path, reason, .. } => EngineError::Corrupt { path, reason, remedy: remedy.into() },
+            EngineError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+                EngineError::Corrupt { path, reason: "missing".into(), remedy: remedy.into() }
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! What a task plugs into the engine. A task names itself, its metrics and its hyperparameter
+//! presets; given resolved hyperparameters it loads its data once ([`Task::prepare`]) into a
+//! [`Problem`], which builds fresh networks ([`Problem::build`]) that the engine trains, masks,
+//! rewinds and checkpoints. Nothing here knows about pruning: tasks never touch masks.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Tensor};
+
+use lottery_results::{MetricSpec, TicketKind};
+
+use crate::{OptimizerSpec, Step, TaskError};
+
+/// A named set of defaults: `smoke` for tests (seconds), `quick` for a laptop (minutes), `paper`
+/// for the published setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    Smoke,
+    Quick,
+    Paper,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 3] = [Preset::Smoke, Preset::Quick, Preset::Paper];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Smoke => "smoke",
+            Preset::Quick => "quick",
+            Preset::Paper => "paper",
+        }
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Preset::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| format!("unknown preset `{s}`; use smoke, quick or paper"))
+    }
+}
+
+/// How a preset prunes each [`Role`] of parameter: a multiplier of `--rate` for the roles it
+/// prunes; roles it does not name stay dense. The one table `--prune-embeddings`, `--ignore` and
+/// `--layer-rate` act on (OpenLTH's split: models name their prunable layers and roles, the
+/// pruning settings own what is pruned).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PruningPolicy(BTreeMap<String, f64>);
+
+impl PruningPolicy {
+    pub fn new(rules: &[(Role, f64)]) -> Self {
+        PruningPolicy(rules.iter().map(|(role, m)| (role.as_str().to_string(), *m)).collect())
+    }
+
+    /// The rate multiplier of `role`, or `None` when the role stays dense.
+    pub fn multiplier(&self, role: Role) -> Option<f64> {
+        self.0.get(role.as_str()).copied()
+    }
+
+    /// Prunes `role` at `multiplier` times `--rate`.
+    pub fn prune(&mut self, role: Role, multiplier: f64) {
+        self.0.insert(role.as_str().to_string(), multiplier);
+    }
+
+    /// Every role with its rule (`None`: dense).
+    pub fn rules(&self) -> impl Iterator<Item = (Role, Option<f64>)> + '_ {
+        Role::ALL.into_iter().map(|role| (role, self.multiplier(role)))
+    }
+}
+
+/// A task's defaults under one preset.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    /// Task hyperparameters; users override them with `--set key=value`.
+    pub hparams: toml::Table,
+    /// The rewind point used when `--rewind` is not given.
+    pub rewind: Step,
+    /// The tickets trained at each level when `--controls` is not given.
+    pub controls: Vec<TicketKind>,
+    /// Which roles of parameter are pruned, and at what multiple of `--rate`.
+    pub pruning: PruningPolicy,
+}
+
+/// Where a task finds its inputs.
+#[derive(Debug, Clone)]
+pub struct TaskEnv {
+    pub data_dir: PathBuf,
+    pub device: Device,
+    /// Where Atari ROMs are looked for first (`--rom-dir`).
+    pub rom_dir: Option<PathBuf>,
+}
+
+/// Which held-out data an evaluation uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Val,
+    Test,
+}
+
+impl Split {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Val => "val",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// A registered task.
+pub trait Task: Send + Sync {
+    /// `family/name`, e.g. `image/mnist-lenet`.
+    fn name(&self) -> &str;
+    fn description(&self) -> &'static str;
+    /// Metrics every evaluation reports. The first one chooses the evaluation step on
+    /// validation data.
+    fn metrics(&self) -> Vec<MetricSpec>;
+    fn defaults(&self, preset: Preset) -> Defaults;
+    /// Loads the data and checks the hyperparameters.
+    fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, TaskError>;
+    /// A remark for `harness list` on whether what the task needs is at hand (a ROM, say).
+    fn availability(&self) -> Option<String> {
+        None
+    }
+    /// Whether `harness list` gives the task a line of its own; the others are named together in
+    /// one line per family.
+    fn listed_in_full(&self) -> bool {
+        true
+    }
+}
+
+/// The training budget and optimizer of a prepared task.
+#[derive(Debug, Clone)]
+pub struct Training {
+    pub iterations_per_epoch: u64,
+    pub steps: Step,
+    pub eval_every: Step,
+    pub optimizer: OptimizerSpec,
+}
+
+/// A parameter pruning may mask, by its variable name, with its role in the network.
+pub use lottery_models::Prunable as PrunableParam;
+pub use lottery_models::Role;
+
+/// A task with its data loaded.
+pub trait Problem {
+    fn training(&self) -> &Training;
+    /// Builds a freshly initialized network into `root` (the engine seeds the initialization).
+    /// `data_seed` orders the training data.
+    fn build<'a>(&'a self, root: &nn::Path, data_seed: u64) -> Result<Box<dyn Network + 'a>, TaskError>;
+    /// Files the run folder keeps beside the results (a vocabulary's `tokenizer.json`, say), by
+    /// file name. They must depend only on the task's data and hyperparameters.
+    fn artifacts(&self) -> Vec<(String, Vec<u8>)> {
+        vec![]
+    }
+    /// The input files the run depends on that settings do not name (an Atari ROM, say), with
+    /// what identifies them, as `key = value` lines for `config.toml`'s `[inputs]`.
+    fn inputs(&self) -> Vec<(String, String)> {
+        vec![]
+    }
+}
+
+/// A network bound to its data.
+pub trait Network {
+    /// Every parameter pruning may mask, with its role; the preset's [`PruningPolicy`] and the
+    /// user's `--ignore`/`--layer-rate` decide which are pruned and how fast.
+    fn prunable(&self) -> Vec<PrunableParam>;
+    /// The training loss of iteration `step` (the engine runs backward and the optimizer).
+    fn loss(&mut self, step: u64) -> Tensor;
+    /// Metrics on a held-out split, by the names of [`Task::metrics`].
+    fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64>;
+    /// State besides the variables that a checkpoint must keep (environment states, say).
+    fn extra_state(&self) -> Vec<(String, Tensor)> {
+        vec![]
+    }
+    fn load_extra_state(&mut self, _state: &BTreeMap<String, Tensor>) -> Result<(), TaskError> {
+        Ok(())
+    }
+    /// Files written into the ticket's folder when it finishes (a translation task's test
+    /// translations, say), by file name; called after the final evaluation.
+    fn outputs(&mut self) -> Vec<(String, Vec<u8>)> {
+        vec![]
+    }
+}

@@ -1,0 +1,281 @@
+//! Atari games through ALE with A2C, as in Yu et al. (2019): the DeepMind preprocessing
+//! (`lottery_envs::atari`), their CNN (or the Nature-DQN one), Adam (lr 1e-3, eps 1e-3), entropy
+//! 0.01, rewards and advantages clipped to [-1, 1], rollouts of 6 steps over a batch of envs
+//! stepped on worker threads.
+//!
+//! Metric `return`: on the test split the paper's, the mean unclipped score of whole games (all
+//! lives) over the last 100 games finished in training; on validation, the mean score of
+//! separate whole games on fresh seeds (evaluation preprocessing: no episodic life, raw
+//! rewards), which picks the reported step.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Tensor};
+
+use lottery_envs::atari::{roms, watchdog, Ale, AtariConfig, AtariVec, FRAME, STACK};
+use lottery_models::{AtariActorCritic, AtariArch};
+use lottery_results::{Direction, MetricSpec, TicketKind};
+
+use super::a2c;
+use lottery_task::{LrSchedule, OptimizerSpec, Rule};
+use lottery_task::Registry;
+use lottery_task::seeds::derive;
+use lottery_task::hparams::{self, from_table, to_table};
+use lottery_task::{Defaults, Network, Preset, Problem, PrunableParam, PruningPolicy, Role, Split, Task, TaskEnv, Training};
+use lottery_task::{Step, TaskError};
+
+const UPDATES_PER_EPOCH: u64 = 1000;
+const RECENT_GAMES: usize = 100;
+/// How long an emulator call may run before the run is stopped as hung (a healthy call takes
+/// microseconds).
+const EMULATOR_STALL: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The paper's ten games (Yu et al. 2019, Atari), listed one per line by `harness list`.
+const PAPER_GAMES: &[&str] = &["pong", "assault", "berzerk", "breakout", "centipede", "kangaroo", "krull", "qbert", "seaquest", "space_invaders"];
+
+struct AtariTask {
+    name: String,
+    game: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AtariHparams {
+    steps: Step,
+    eval_every: Step,
+    /// `yu` or `nature`.
+    network: String,
+    num_envs: usize,
+    rollout: i64,
+    lr: f64,
+    gamma: f64,
+    value_coef: f64,
+    entropy_coef: f64,
+    grad_clip: f64,
+    /// ALE's repeat-action probability (0.25 in v5 environments; 0 in the paper's setting).
+    sticky_actions: f64,
+    /// Whole games played for each validation evaluation.
+    eval_games: usize,
+    /// Emulator frames after which a game is cut (validation games too).
+    max_game_frames: u32,
+    /// Worker threads stepping the environments.
+    env_threads: usize,
+}
+
+impl AtariTask {
+    fn hparams(&self, preset: Preset) -> AtariHparams {
+        let paper = AtariHparams {
+            steps: Step::epochs(100),
+            eval_every: Step::epochs(5),
+            network: "yu".into(),
+            num_envs: 16,
+            rollout: 6,
+            lr: 1e-3,
+            gamma: 0.99,
+            value_coef: 0.5,
+            entropy_coef: 0.01,
+            grad_clip: 0.5,
+            sticky_actions: 0.0,
+            eval_games: 10,
+            max_game_frames: 108_000,
+            env_threads: 2,
+        };
+        match preset {
+            Preset::Paper => paper,
+            Preset::Quick => AtariHparams { steps: Step::iters(3000), eval_every: Step::iters(500), network: "nature".into(), eval_games: 4, max_game_frames: 18_000, ..paper },
+            // Games cut at 200 frames (50 agent steps), so every env finishes games in 72 steps.
+            Preset::Smoke => AtariHparams { steps: Step::iters(12), eval_every: Step::iters(12), network: "nature".into(), num_envs: 4, eval_games: 2, max_game_frames: 200, ..paper },
+        }
+    }
+}
+
+impl Task for AtariTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn description(&self) -> &'static str {
+        "A2C on an Atari game through ALE (DeepMind preprocessing, Yu et al.'s CNN), mean game score"
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![MetricSpec { name: "return".into(), direction: Direction::Higher }]
+    }
+
+    fn availability(&self) -> Option<String> {
+        Some(match roms::find(self.game, None) {
+            Ok(_) => "ROM found".into(),
+            Err(_) => "no ROM: --rom-dir, ALE_ROM_DIR or ale-py".into(),
+        })
+    }
+
+    fn listed_in_full(&self) -> bool {
+        PAPER_GAMES.contains(&self.game)
+    }
+
+    fn defaults(&self, preset: Preset) -> Defaults {
+        Defaults {
+            hparams: to_table(&self.hparams(preset)),
+            rewind: match preset {
+                Preset::Smoke => Step::iters(3),
+                Preset::Quick => Step::iters(100),
+                Preset::Paper => Step::epochs(1),
+            },
+            controls: vec![TicketKind::Winning, TicketKind::Reinit],
+            // Heads at half rate, as for the control tasks.
+            pruning: PruningPolicy::new(&[(Role::Conv, 1.0), (Role::Hidden, 1.0), (Role::Output, 0.5)]),
+        }
+    }
+
+    fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, TaskError> {
+        let hp: AtariHparams = from_table(&self.name, hparams)?;
+        let arch: AtariArch = hp.network.parse().map_err(|_| hparams::one_of("network", &hp.network, &["yu", "nature"]))?;
+        for (key, value) in [("num_envs", hp.num_envs as i64), ("rollout", hp.rollout), ("eval_games", hp.eval_games as i64), ("env_threads", hp.env_threads as i64)] {
+            hparams::at_least_one(key, value)?;
+        }
+        hparams::at_least_one("max_game_frames", hp.max_game_frames as i64)?;
+        hparams::probability("sticky_actions", hp.sticky_actions)?;
+        hparams::positive("lr", hp.lr)?;
+        hparams::positive("grad_clip", hp.grad_clip)?;
+        let rom = roms::find(self.game, env.rom_dir.as_deref()).map_err(|e| TaskError::Unavailable(e.into()))?;
+        // An emulator call cannot be interrupted; one that never returns ends the process with
+        // an error instead of spinning forever (files are written atomically and the run lock
+        // goes with the process, so a rerun resumes).
+        let game = self.game;
+        watchdog::watch(EMULATOR_STALL, move |stalled| {
+            eprintln!(
+                "error: the Atari emulator made no progress on {game} for {} s (a ROM it cannot run?); check the ROM, then rerun to resume",
+                stalled.as_secs()
+            );
+            std::process::exit(1);
+        });
+        // Loading the ROM once checks it and gives the action count.
+        let actions = Ale::new(self.game, &rom, 0, 0.0).map_err(|e| TaskError::Unavailable(e.into()))?.actions() as i64;
+        let rom_md5 = roms::md5_hex(&std::fs::read(&rom).map_err(|e| TaskError::failed(format!("reading {}", rom.display()), e))?);
+        let optimizer = OptimizerSpec { rule: Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-3 }, lr: hp.lr, weight_decay: 0.0, schedule: LrSchedule::Constant, grad_clip: Some(hp.grad_clip) };
+        let training = Training { iterations_per_epoch: UPDATES_PER_EPOCH, steps: hp.steps, eval_every: hp.eval_every, optimizer };
+        let train_config = AtariConfig { sticky_actions: hp.sticky_actions as f32, max_game_frames: hp.max_game_frames, ..AtariConfig::training() };
+        Ok(Box::new(AtariProblem { game: self.game, rom, rom_md5, actions, arch, hp, train_config, training, device: env.device }))
+    }
+}
+
+struct AtariProblem {
+    game: &'static str,
+    rom: PathBuf,
+    rom_md5: String,
+    actions: i64,
+    arch: AtariArch,
+    hp: AtariHparams,
+    train_config: AtariConfig,
+    training: Training,
+    device: Device,
+}
+
+impl Problem for AtariProblem {
+    fn training(&self) -> &Training {
+        &self.training
+    }
+
+    fn inputs(&self) -> Vec<(String, String)> {
+        vec![("rom".into(), self.rom.display().to_string()), ("rom_md5".into(), self.rom_md5.clone())]
+    }
+
+    fn build<'a>(&'a self, root: &nn::Path, data_seed: u64) -> Result<Box<dyn Network + 'a>, TaskError> {
+        let model = AtariActorCritic::new(root, self.arch, STACK as i64, FRAME as i64, self.actions);
+        let envs = AtariVec::new(self.game, &self.rom, self.hp.num_envs, |i| derive(data_seed, "train-env", i as u64), &self.train_config, self.hp.env_threads, RECENT_GAMES)
+            .map_err(|e| TaskError::failed("starting the Atari environments", e))?;
+        Ok(Box::new(AtariNetwork { problem: self, model, envs, data_seed }))
+    }
+}
+
+struct AtariNetwork<'a> {
+    problem: &'a AtariProblem,
+    model: AtariActorCritic,
+    envs: AtariVec,
+    data_seed: u64,
+}
+
+impl AtariNetwork<'_> {
+    fn observations(&self, envs: &AtariVec) -> Tensor {
+        let side = FRAME as i64;
+        Tensor::from_slice(envs.observations()).view([envs.len() as i64, STACK as i64, side, side]).to_device(self.problem.device)
+    }
+
+    /// Mean score of `eval_games` whole games on fresh seeds, actions sampled from the policy.
+    fn validation_score(&self) -> f64 {
+        let p = self.problem;
+        let n = p.hp.eval_games;
+        let config = AtariConfig { sticky_actions: p.hp.sticky_actions as f32, max_game_frames: p.hp.max_game_frames, ..AtariConfig::evaluation() };
+        let mut envs = AtariVec::new(p.game, &p.rom, n, |i| derive(self.data_seed, "val-env", i as u64), &config, p.hp.env_threads, n).expect("the ROM loaded in prepare");
+        let mut scores: Vec<Option<f64>> = vec![None; n];
+        tch::manual_seed(derive(self.data_seed, "val-actions", 0) as i64);
+        tch::no_grad(|| {
+            while scores.iter().any(Option::is_none) {
+                let (logits, _) = self.model.forward(&self.observations(&envs));
+                let before = envs.games();
+                let step = envs.step(&a2c::to_actions(&a2c::sample(&logits))).expect("sampled actions are valid");
+                // Without episodic life every done is a whole game; keep each env's first.
+                let mut finished = step.finished_games.iter();
+                for (i, &done) in step.dones.iter().enumerate() {
+                    if done {
+                        let score = *finished.next().expect("a done game has a score");
+                        scores[i].get_or_insert(score);
+                    }
+                }
+                debug_assert_eq!(envs.games() - before, step.finished_games.len() as u64);
+            }
+        });
+        scores.iter().flatten().sum::<f64>() / n as f64
+    }
+}
+
+impl Network for AtariNetwork<'_> {
+    fn prunable(&self) -> Vec<PrunableParam> {
+        self.model.prunable()
+    }
+
+    fn loss(&mut self, _step: u64) -> Tensor {
+        let hp = &self.problem.hp;
+        let mut rollout = a2c::Rollout::default();
+        for _ in 0..hp.rollout {
+            let (logits, value) = self.model.forward(&self.observations(&self.envs));
+            let actions = rollout.act(&logits, value);
+            // Rewards arrive clipped to their sign by the preprocessing.
+            let step = self.envs.step(&actions).expect("sampled actions are valid");
+            rollout.observe(&step.rewards, step.dones.iter().copied(), self.problem.device);
+        }
+        let bootstrap = tch::no_grad(|| self.model.forward(&self.observations(&self.envs)).1);
+        // Yu et al. clip advantages to [-1, 1] in the policy gradient.
+        rollout.loss(bootstrap, &a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: Some(1.0) })
+    }
+
+    fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64> {
+        let value = match split {
+            Split::Val => Some(self.validation_score()),
+            Split::Test => {
+                let recent: Vec<f64> = self.envs.recent_games().copied().collect();
+                (!recent.is_empty()).then(|| recent.iter().sum::<f64>() / recent.len() as f64)
+            }
+        };
+        value.map(|v| ("return".to_string(), v)).into_iter().collect()
+    }
+
+    fn extra_state(&self) -> Vec<(String, Tensor)> {
+        vec![("envs".into(), Tensor::from_slice(&self.envs.snapshot()))]
+    }
+
+    fn load_extra_state(&mut self, state: &BTreeMap<String, Tensor>) -> Result<(), TaskError> {
+        let bytes = state.get("envs").ok_or_else(|| TaskError::MissingState("envs".into()))?;
+        let bytes = Vec::<u8>::try_from(bytes.to_device(Device::Cpu))?;
+        self.envs.restore(&bytes).map_err(|e| TaskError::failed("restoring the Atari environments from the checkpoint", e))
+    }
+}
+
+/// `atari/<game>` for every game ALE supports; the paper's ten are listed by `harness list`.
+pub fn register(registry: &mut Registry) {
+    for &game in roms::SUPPORTED {
+        registry.register(Box::new(AtariTask { name: format!("atari/{game}"), game }));
+    }
+}
