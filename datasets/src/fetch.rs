@@ -1,5 +1,6 @@
-//! Downloads with SHA-256 verification. A file is streamed to a temporary name beside its
-//! destination, hashed on the way, and renamed into place only when the hash matches.
+//! Downloads with SHA-256 verification. A file is streamed to a temporary file beside its
+//! destination (the one atomic writer, `lottery_results::AtomicFile`), hashed, and moved into
+//! place only when the hash matches.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};

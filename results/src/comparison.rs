@@ -45,10 +45,10 @@ fn mean_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
 /// Builds the comparison table from every finished ticket.
 ///
 /// Columns: `level`, `density`, `metric`, `direction`, `replicates` (winning tickets averaged),
-/// `winning_mean`, `winning_std`, then for each control `C` in (reinit, shuffle): `C_mean`,
-/// `C_std`, `C_replicates`, `winning_minus_C` (difference of the means; null where the control was
-/// not run).
-pub fn comparison_table(results: &[TicketResult], metrics: &[MetricSpec]) -> Table {
+/// `winning_mean`, `winning_std`, then for each control `C` in `controls` (the registry's, in its
+/// order): `C_mean`, `C_std`, `C_replicates`, `winning_minus_C` (difference of the means; null
+/// where the control was not run).
+pub fn comparison_table(results: &[TicketResult], metrics: &[MetricSpec], controls: &[TicketKind]) -> Table {
     let levels: BTreeSet<u32> = results.iter().map(|r| r.level).collect();
     let mut level_col = vec![];
     let mut density_col = vec![];
@@ -57,25 +57,25 @@ pub fn comparison_table(results: &[TicketResult], metrics: &[MetricSpec]) -> Tab
     let mut replicates_col = vec![];
     let mut winning_mean = vec![];
     let mut winning_std = vec![];
-    let mut control_cols: Vec<[Vec<Option<f64>>; 3]> = vec![Default::default(), Default::default()];
-    let mut control_n: Vec<Vec<u32>> = vec![vec![], vec![]];
+    let mut control_cols: Vec<[Vec<Option<f64>>; 3]> = controls.iter().map(|_| Default::default()).collect();
+    let mut control_n: Vec<Vec<u32>> = controls.iter().map(|_| vec![]).collect();
 
     for &level in &levels {
         let at_level: Vec<&TicketResult> = results.iter().filter(|r| r.level == level).collect();
-        let values = |kind: TicketKind, metric: &str| -> Vec<f64> {
+        let values = |kind: &TicketKind, metric: &str| -> Vec<f64> {
             at_level
                 .iter()
-                .filter(|r| r.ticket == kind)
+                .filter(|r| &r.ticket == kind)
                 .filter_map(|r| r.metrics.get(metric).copied())
                 .collect()
         };
         let density = at_level
             .iter()
-            .find(|r| r.ticket == TicketKind::Winning)
+            .find(|r| r.ticket.is_winning())
             .or(at_level.first())
             .map(|r| r.density);
         for spec in metrics {
-            let winning = values(TicketKind::Winning, &spec.name);
+            let winning = values(&TicketKind::WINNING, &spec.name);
             let (w_mean, w_std) = mean_std(&winning);
             level_col.push(level);
             density_col.push(density);
@@ -84,7 +84,7 @@ pub fn comparison_table(results: &[TicketResult], metrics: &[MetricSpec]) -> Tab
             replicates_col.push(winning.len() as u32);
             winning_mean.push(w_mean);
             winning_std.push(w_std);
-            for (i, kind) in TicketKind::CONTROLS.into_iter().enumerate() {
+            for (i, kind) in controls.iter().enumerate() {
                 let control = values(kind, &spec.name);
                 let (c_mean, c_std) = mean_std(&control);
                 let diff = w_mean.zip(c_mean).map(|(w, c)| w - c);
@@ -104,7 +104,7 @@ pub fn comparison_table(results: &[TicketResult], metrics: &[MetricSpec]) -> Tab
         .with("replicates", Column::U32(replicates_col))
         .with("winning_mean", Column::F64(winning_mean))
         .with("winning_std", Column::F64(winning_std));
-    for (i, kind) in TicketKind::CONTROLS.into_iter().enumerate() {
+    for (i, kind) in controls.iter().enumerate() {
         let [mean, std, diff] = std::mem::take(&mut control_cols[i]);
         let name = kind.as_str();
         table = table
@@ -136,15 +136,15 @@ mod tests {
     #[test]
     fn means_spreads_and_differences_per_level() {
         let results = vec![
-            result(TicketKind::Winning, 0, 0, 0.9),
-            result(TicketKind::Winning, 1, 0, 0.8),
-            result(TicketKind::Winning, 0, 1, 0.95),
-            result(TicketKind::Winning, 1, 1, 0.85),
-            result(TicketKind::Reinit, 0, 1, 0.7),
-            result(TicketKind::Reinit, 1, 1, 0.6),
+            result(TicketKind::WINNING, 0, 0, 0.9),
+            result(TicketKind::WINNING, 1, 0, 0.8),
+            result(TicketKind::WINNING, 0, 1, 0.95),
+            result(TicketKind::WINNING, 1, 1, 0.85),
+            result(TicketKind::REINIT, 0, 1, 0.7),
+            result(TicketKind::REINIT, 1, 1, 0.6),
         ];
         let specs = [MetricSpec { name: "test_accuracy".into(), direction: Direction::Higher }];
-        let t = comparison_table(&results, &specs);
+        let t = comparison_table(&results, &specs, &[TicketKind::REINIT, TicketKind::SHUFFLE]);
         assert_eq!(t.num_rows(), 2);
         let f = |name: &str| match t.column(name).unwrap() {
             Column::F64(v) => v.clone(),
@@ -162,9 +162,9 @@ mod tests {
 
     #[test]
     fn single_replicate_has_no_spread() {
-        let results = vec![result(TicketKind::Winning, 0, 0, 0.9)];
+        let results = vec![result(TicketKind::WINNING, 0, 0, 0.9)];
         let specs = [MetricSpec { name: "test_accuracy".into(), direction: Direction::Higher }];
-        let t = comparison_table(&results, &specs);
+        let t = comparison_table(&results, &specs, &[TicketKind::REINIT]);
         assert_eq!(t.column("winning_std"), Some(&Column::F64(vec![None])));
     }
 }

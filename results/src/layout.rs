@@ -65,27 +65,39 @@ impl RunLayout {
         self.level(rep, level).join("mask.safetensors")
     }
 
-    pub fn ticket(&self, rep: u32, level: u32, kind: TicketKind) -> TicketLayout {
+    pub fn ticket(&self, rep: u32, level: u32, kind: &TicketKind) -> TicketLayout {
         TicketLayout { dir: self.level(rep, level).join(kind.as_str()) }
     }
 
     /// Every finished ticket's result in the folder, whatever the current invocation asked for,
-    /// ordered by level, ticket and replicate: the tables summarize what is on disk, so a rerun
-    /// with fewer replicates or controls never drops finished work from them.
-    pub fn finished(&self) -> Result<Vec<TicketResult>, ResultsError> {
+    /// ordered by level, ticket kind (in the order of `kinds`; others after them, by name) and
+    /// replicate: the tables summarize what is on disk, so a rerun with fewer replicates or
+    /// controls never drops finished work from them.
+    pub fn finished(&self, kinds: &[TicketKind]) -> Result<Vec<TicketResult>, ResultsError> {
         let mut results = vec![];
         for rep in numbered(&self.root, "rep-")? {
             for level in numbered(&self.replicate(rep), "level-")? {
-                for kind in TicketKind::ALL {
-                    let ticket = self.ticket(rep, level, kind);
-                    if let Some(result) = ticket.read_result()? {
+                for dir in subfolders(&self.level(rep, level))? {
+                    if let Some(result) = TicketLayout::at(dir).read_result()? {
                         results.push(result);
                     }
                 }
             }
         }
-        results.sort_by_key(|r| (r.level, r.ticket, r.replicate));
+        let rank = |kind: &TicketKind| kinds.iter().position(|k| k == kind).unwrap_or(kinds.len());
+        results.sort_by(|a, b| {
+            (a.level, rank(&a.ticket), a.ticket.as_str(), a.replicate).cmp(&(b.level, rank(&b.ticket), b.ticket.as_str(), b.replicate))
+        });
         Ok(results)
+    }
+}
+
+/// The subfolders of `dir` (none if it does not exist).
+fn subfolders(dir: &Path) -> Result<Vec<PathBuf>, ResultsError> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+        Err(source) => Err(ResultsError::Io { path: dir.to_path_buf(), source }),
     }
 }
 
@@ -173,7 +185,7 @@ mod tests {
     fn paths_are_the_documented_ones() {
         let run = RunLayout::new("runs/x");
         assert_eq!(run.level_mask(1, 3), Path::new("runs/x/rep-1/level-03/mask.safetensors"));
-        assert_eq!(run.ticket(0, 12, TicketKind::Shuffle).own_mask(), Path::new("runs/x/rep-0/level-12/shuffle/mask.safetensors"));
+        assert_eq!(run.ticket(0, 12, &TicketKind::SHUFFLE).own_mask(), Path::new("runs/x/rep-0/level-12/shuffle/mask.safetensors"));
         assert_eq!(run.rewind(2), Path::new("runs/x/rep-2/rewind.safetensors"));
         assert_eq!(run.table("curves", "arrow"), Path::new("runs/x/curves.arrow"));
     }
@@ -182,15 +194,21 @@ mod tests {
     fn finished_lists_every_result_on_disk_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let run = RunLayout::new(dir.path());
-        for (rep, level, kind) in [(1, 0, TicketKind::Winning), (0, 1, TicketKind::Reinit), (0, 0, TicketKind::Winning), (0, 1, TicketKind::Winning)] {
-            let t = run.ticket(rep, level, kind);
+        let other = TicketKind::named("other");
+        for (rep, level, kind) in [(1, 0, TicketKind::WINNING), (0, 1, other.clone()), (0, 1, TicketKind::REINIT), (0, 0, TicketKind::WINNING), (0, 1, TicketKind::WINNING)] {
+            let t = run.ticket(rep, level, &kind);
             std::fs::create_dir_all(t.dir()).unwrap();
             let r = TicketResult { ticket: kind, replicate: rep, level, density: 1.0, seeds: Default::default(), metrics: Default::default(), curve: vec![] };
             std::fs::write(t.result(), serde_json::to_string(&r).unwrap()).unwrap();
         }
         // A ticket still training has no result.
-        std::fs::create_dir_all(run.ticket(1, 1, TicketKind::Winning).dir()).unwrap();
-        let order: Vec<(u32, TicketKind, u32)> = run.finished().unwrap().iter().map(|r| (r.level, r.ticket, r.replicate)).collect();
-        assert_eq!(order, vec![(0, TicketKind::Winning, 0), (0, TicketKind::Winning, 1), (1, TicketKind::Winning, 0), (1, TicketKind::Reinit, 0)]);
+        std::fs::create_dir_all(run.ticket(1, 1, &TicketKind::WINNING).dir()).unwrap();
+        let kinds = [TicketKind::WINNING, TicketKind::REINIT, TicketKind::SHUFFLE];
+        let order: Vec<(u32, TicketKind, u32)> = run.finished(&kinds).unwrap().into_iter().map(|r| (r.level, r.ticket, r.replicate)).collect();
+        // A kind the caller does not know (one registered by another build) still counts, last.
+        assert_eq!(
+            order,
+            vec![(0, TicketKind::WINNING, 0), (0, TicketKind::WINNING, 1), (1, TicketKind::WINNING, 0), (1, TicketKind::REINIT, 0), (1, other, 0)]
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
-use crate::{ResultsError, RunLayout, TicketKind};
+use crate::{ResultsError, RunLayout};
 
 fn cell(mean: &str, std: &str) -> String {
     match (mean.parse::<f64>(), std.parse::<f64>()) {
@@ -39,11 +39,11 @@ pub fn render(run_dir: &Path) -> Result<String, ResultsError> {
     let direction = col("direction")?;
     let reps = col("replicates")?;
     let winning = (col("winning_mean")?, col("winning_std")?);
-    // One mean ± std column and one difference column per control kind, in the registry's order.
+    // One mean ± std column and one difference column per control kind the table holds, in its
+    // order (the engine's ticket registry decides which kinds there are).
     let mut controls = vec![];
-    for kind in TicketKind::CONTROLS {
-        let k = kind.as_str();
-        controls.push((k, col(&format!("{k}_mean"))?, col(&format!("{k}_std"))?, col(&format!("winning_minus_{k}"))?));
+    for kind in headers.iter().filter_map(|h| h.strip_prefix("winning_minus_")) {
+        controls.push((kind.to_string(), col(&format!("{kind}_mean"))?, col(&format!("{kind}_std"))?, col(&format!("winning_minus_{kind}"))?));
     }
     let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().map_err(corrupt)?;
     let mut metrics: Vec<String> = vec![];
@@ -62,7 +62,7 @@ pub fn render(run_dir: &Path) -> Result<String, ResultsError> {
         let mut header = vec!["level".to_string(), "density".into(), "n".into(), "winning".into()];
         for (k, ..) in &controls {
             header.push(k.to_string());
-            header.push(format!("w-{}", &k[..1]));
+            header.push(format!("w-{}", k.chars().next().unwrap_or('?')));
         }
         table.set_header(header);
         for r in block {

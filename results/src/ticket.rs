@@ -1,5 +1,6 @@
 //! The result of training one ticket, as the engine stores it, and the long-format curves table.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -7,37 +8,38 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Column, Table};
 
-/// Which branch of a level a ticket belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TicketKind {
-    /// The IMP mask with the survivors rewound to the rewind step (level 0: the dense network).
-    Winning,
-    /// The IMP mask with fresh initial weights.
-    Reinit,
-    /// A random mask with the IMP mask's per-layer counts, with the rewound weights.
-    Shuffle,
-}
+/// Which branch of a level a ticket belongs to, by name: `winning` (the IMP ticket; level 0's is
+/// the dense network) or a control. The kinds and how each makes its mask and initial weights
+/// are the engine's ticket registry; results carry only the name, so tables and `show` take
+/// whatever kinds a run folder holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TicketKind(Cow<'static, str>);
 
 impl TicketKind {
-    pub const ALL: [TicketKind; 3] = [TicketKind::Winning, TicketKind::Reinit, TicketKind::Shuffle];
-    pub const CONTROLS: [TicketKind; 2] = [TicketKind::Reinit, TicketKind::Shuffle];
+    /// The IMP mask with the survivors rewound to the rewind step.
+    pub const WINNING: TicketKind = TicketKind(Cow::Borrowed("winning"));
+    /// The IMP mask with fresh initial weights.
+    pub const REINIT: TicketKind = TicketKind(Cow::Borrowed("reinit"));
+    /// A random mask with the IMP mask's per-layer counts, with the rewound weights.
+    pub const SHUFFLE: TicketKind = TicketKind(Cow::Borrowed("shuffle"));
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TicketKind::Winning => "winning",
-            TicketKind::Reinit => "reinit",
-            TicketKind::Shuffle => "shuffle",
-        }
+    pub const fn named(name: &'static str) -> Self {
+        TicketKind(Cow::Borrowed(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_winning(&self) -> bool {
+        *self == TicketKind::WINNING
     }
 }
 
-impl std::str::FromStr for TicketKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        TicketKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            format!("unknown ticket kind `{s}`; use {}", TicketKind::ALL.map(|k| k.as_str()).join(", "))
-        })
+impl From<String> for TicketKind {
+    fn from(name: String) -> Self {
+        TicketKind(Cow::Owned(name))
     }
 }
 

@@ -14,6 +14,7 @@ use lottery_results::TicketKind;
 use lottery_task::{closest_first, Preset, PruningPolicy, Role, Task, TaskError};
 
 use crate::prune::Strategy;
+use crate::tickets::TicketSources;
 use crate::{EngineError, Step};
 
 pub const DEFAULT_PRUNE: f64 = 0.9;
@@ -111,7 +112,7 @@ fn check_fraction(flag: &str, value: f64, allow_zero: bool, example: &str) -> Re
 
 impl RunConfig {
     /// Resolves the user's overrides against the task's defaults for `preset`.
-    pub fn resolve(task: &dyn Task, preset: Preset, o: Overrides) -> Result<Self, EngineError> {
+    pub fn resolve(task: &dyn Task, preset: Preset, o: Overrides, tickets: &TicketSources) -> Result<Self, EngineError> {
         let d = default_imp(task, preset);
         let mut hparams = task.defaults(preset).hparams;
         for (key, text) in &o.set {
@@ -152,12 +153,12 @@ impl RunConfig {
                 return Err(EngineError::IgnoredAndRated { name: name.clone(), rate: *rate });
             }
         }
-        let mut controls = o.controls.unwrap_or_else(|| task.defaults(preset).controls);
-        if !controls.contains(&TicketKind::Winning) {
-            controls.push(TicketKind::Winning);
+        let mut asked = o.controls.unwrap_or_else(|| task.defaults(preset).controls);
+        asked.push(TicketKind::WINNING);
+        if let Some(unknown) = asked.iter().find(|k| tickets.get(k).is_none()) {
+            return Err(EngineError::UnknownTicketKind { kind: unknown.to_string(), known: tickets.kinds().iter().map(|k| k.to_string()).collect() });
         }
-        controls.sort();
-        controls.dedup();
+        let controls = tickets.ordered(&asked);
         let replicates = o.replicates.unwrap_or(1);
         if replicates == 0 || replicates > MAX_REPLICATES {
             return Err(EngineError::Replicates { given: replicates.into(), max: MAX_REPLICATES });
@@ -226,7 +227,7 @@ mod tests {
     fn name(o: Overrides) -> String {
         let registry = lottery_tasks::builtin();
         let task = registry.get("image/mnist-lenet").unwrap();
-        RunConfig::resolve(task, Preset::Smoke, o).unwrap().run_name(task)
+        RunConfig::resolve(task, Preset::Smoke, o, &TicketSources::builtin()).unwrap().run_name(task)
     }
 
     #[test]
@@ -245,7 +246,7 @@ mod tests {
             rate: Some(DEFAULT_RATE),
             rewind: Some(Step::ZERO),
             replicates: Some(5),
-            controls: Some(vec![TicketKind::Reinit]),
+            controls: Some(vec![TicketKind::REINIT]),
             set: vec![("batch_size".into(), "60".into())],
             ..Default::default()
         };
@@ -258,7 +259,7 @@ mod tests {
     fn bad_settings_name_the_problem() {
         let registry = lottery_tasks::builtin();
         let task = registry.get("image/mnist-lenet").unwrap();
-        let err = |o| RunConfig::resolve(task, Preset::Smoke, o).unwrap_err().to_string();
+        let err = |o| RunConfig::resolve(task, Preset::Smoke, o, &TicketSources::builtin()).unwrap_err().to_string();
         assert!(err(Overrides { prune: Some(1.5), ..Default::default() }).contains("--prune 1.5 is out of range"));
         assert!(err(Overrides { set: vec![("lrr".into(), "1".into())], ..Default::default() }).contains("valid keys (closest first): lr,"));
         assert!(err(Overrides { set: vec![("lr".into(), "fast".into())], ..Default::default() }).contains("expected a finite number"));

@@ -3,7 +3,8 @@
 //! particular task: tasks come in through `lottery-task`'s traits.
 //!
 //! - [`run`]: the IMP driver (levels, controls, replicates, resume), built on [`train`] (one
-//!   ticket's training with masks and checkpoints), [`prune`], [`mask`] and [`optim`].
+//!   ticket's training with masks and checkpoints), [`prune`], [`mask`] and [`optim`];
+//!   [`tickets`]: the registry of ticket kinds (how each gets its mask and initial weights).
 //! - [`config`]: resolved settings, validated before anything is written, and the run's identity.
 //! - [`checkpoint`]: tensor files and a ticket's checkpoint; [`seeds`]: a replicate's seeds;
 //!   [`device`]: `--device`; [`progress`]: progress bars or log lines.
@@ -18,6 +19,7 @@ pub mod progress;
 pub mod prune;
 pub mod run;
 pub mod seeds;
+pub mod tickets;
 pub mod train;
 
 use std::path::PathBuf;
@@ -44,6 +46,8 @@ pub enum EngineError {
     NoTraining { steps: Step, end: u64, per_epoch: u64 },
     #[error("`eval_every = {every}` is 0 iterations ({per_epoch} per epoch); evaluate at least every iteration, e.g. --set eval_every=100it")]
     NoEvaluation { every: Step, per_epoch: u64 },
+    #[error("unknown ticket kind `{kind}`; known: {}", known.join(", "))]
+    UnknownTicketKind { kind: String, known: Vec<String> },
     #[error("--replicates {given}: use 1 to {max}")]
     Replicates { given: u64, max: u32 },
     #[error("--device cuda:{index} asked for, but libtorch sees {count} CUDA device(s); use --device cpu, or build with the CUDA libtorch (LOTTERY_CUDA=1 ./lottery, or scripts/libtorch.sh --cuda)")]
@@ -83,6 +87,7 @@ impl EngineError {
             | EngineError::NoTraining { .. }
             | EngineError::NoEvaluation { .. }
             | EngineError::Replicates { .. }
+            | EngineError::UnknownTicketKind { .. }
             | EngineError::NoSuchDevice { .. }
             | EngineError::DifferentRun { .. } => true,
             EngineError::Task(e) => e.is_usage(),

@@ -17,7 +17,8 @@ use crate::config::RunConfig;
 use crate::mask::Mask;
 use crate::progress::Reporter;
 use crate::prune::{self, Schedule};
-use crate::seeds::{derive, ReplicateSeeds};
+use crate::seeds::ReplicateSeeds;
+use crate::tickets::{Level, TicketSource, TicketSources, Winning};
 use crate::train::{self, Init, TicketSpec};
 use crate::EngineError;
 
@@ -104,12 +105,14 @@ fn plan(config: &RunConfig, problem: &dyn Problem, training: &Training) -> Resul
     Ok(Plan { layers, schedule, rewind, end })
 }
 
-/// A run to execute: its folder, config, task and where the task finds its inputs.
+/// A run to execute: its folder, config, task, where the task finds its inputs, and the ticket
+/// kinds it can train.
 pub struct Run<'a> {
     pub dir: std::path::PathBuf,
     pub config: RunConfig,
     pub task: &'a dyn Task,
     pub env: TaskEnv,
+    pub tickets: &'a TicketSources,
 }
 
 /// `config.toml` as written: the resolved config, the identity, the device and every replicate's
@@ -187,12 +190,11 @@ fn write_or_check_config(layout: &RunLayout, config: &RunConfig, canonical: &str
             merged.replicates = merged.replicates.max(n.clamp(0, u32::MAX as i64) as u32);
         }
         if let Some(kinds) = old.get("controls").and_then(|v| v.as_array()) {
-            for kind in kinds.iter().filter_map(|v| v.as_str()).filter_map(|s| s.parse::<TicketKind>().ok()) {
+            for kind in kinds.iter().filter_map(|v| v.as_str()).map(|s| TicketKind::from(s.to_string())) {
                 if !merged.controls.contains(&kind) {
                     merged.controls.push(kind);
                 }
             }
-            merged.controls.sort();
         }
     }
     let mut text = render(&merged);
@@ -201,11 +203,13 @@ fn write_or_check_config(layout: &RunLayout, config: &RunConfig, canonical: &str
     Ok(())
 }
 
-/// Writes the curves and comparison tables from every finished ticket in the run folder.
-pub fn write_tables(layout: &RunLayout, metrics: &[MetricSpec]) -> Result<Vec<TicketResult>, EngineError> {
-    let results = layout.finished()?;
+/// Writes the curves and comparison tables from every finished ticket in the run folder; `kinds`
+/// (the registry's, `winning` first) order the rows and give the controls' columns.
+pub fn write_tables(layout: &RunLayout, metrics: &[MetricSpec], kinds: &[TicketKind]) -> Result<Vec<TicketResult>, EngineError> {
+    let results = layout.finished(kinds)?;
+    let controls: Vec<TicketKind> = kinds.iter().filter(|k| !k.is_winning()).cloned().collect();
     curves_table(&results).write(layout.root(), "curves")?;
-    comparison_table(&results, metrics).write(layout.root(), "comparison")?;
+    comparison_table(&results, metrics, &controls).write(layout.root(), "comparison")?;
     Ok(results)
 }
 
@@ -257,7 +261,9 @@ impl<'a> Run<'a> {
         let metrics = self.task.metrics();
         let comparison = comparison_metrics(self.task);
         let levels = plan.schedule.levels();
-        let controls: Vec<TicketKind> = config.controls.iter().copied().filter(|k| *k != TicketKind::Winning).collect();
+        let kinds = self.tickets.kinds();
+        let controls: Vec<&dyn TicketSource> =
+            self.tickets.ordered(&config.controls).iter().filter(|k| !k.is_winning()).filter_map(|k| self.tickets.get(k)).collect();
         let total = config.replicates as u64 * (1 + levels as u64 * (1 + controls.len() as u64));
         let reporter = Reporter::new(total, quiet);
         reporter.note(&format!(
@@ -267,7 +273,7 @@ impl<'a> Run<'a> {
             plan.rewind,
             plan.end,
             config.replicates,
-            if controls.is_empty() { "none".to_string() } else { controls.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ") }
+            if controls.is_empty() { "none".to_string() } else { controls.iter().map(|c| c.kind().to_string()).collect::<Vec<_>>().join(", ") }
         ));
         reporter.note(&format!("results: {}", self.dir.display()));
 
@@ -281,10 +287,10 @@ impl<'a> Run<'a> {
                 let mask = self.level_mask(&layout, &plan, rep, level)?;
                 let ticket = |kind: TicketKind, mask: &Mask, init: Init<'_>, start: u64, snapshot: Option<(u64, std::path::PathBuf)>| {
                     let spec = TicketSpec {
+                        ticket: layout.ticket(rep, level, &kind),
                         kind,
                         replicate: rep,
                         level,
-                        ticket: layout.ticket(rep, level, kind),
                         mask,
                         init,
                         data_seed: seeds.data,
@@ -301,35 +307,26 @@ impl<'a> Run<'a> {
                     Ok::<_, EngineError>(r)
                 };
                 if level == 0 {
-                    ticket(TicketKind::Winning, &mask, Init::Fresh(seeds.init), 0, Some((plan.rewind, rewind_path)))?;
+                    // The dense network: fresh weights, no mask, the rewind snapshot on the way.
+                    ticket(TicketKind::WINNING, &mask, Init::Fresh(seeds.init), 0, Some((plan.rewind, rewind_path)))?;
                     continue;
                 }
-                let rewound = Init::Rewound { seed: seeds.init, path: &rewind_path };
-                ticket(TicketKind::Winning, &mask, rewound, plan.rewind, None)?;
-                for &kind in &controls {
-                    match kind {
-                        TicketKind::Reinit => {
-                            ticket(kind, &mask, Init::Fresh(derive(seeds.reinit, "level", level as u64)), plan.rewind, None)?;
-                        }
-                        TicketKind::Shuffle => {
-                            let shuffled = self.shuffle_mask(&layout, &mask, seeds.mask, rep, level)?;
-                            let rewound = Init::Rewound { seed: seeds.init, path: &rewind_path };
-                            ticket(kind, &shuffled, rewound, plan.rewind, None)?;
-                        }
-                        TicketKind::Winning => unreachable!("winning is not a control"),
-                    }
+                let at = Level { layout: &layout, replicate: rep, level, imp_mask: &mask, seeds: &seeds, rewind: &rewind_path };
+                for source in std::iter::once(&Winning as &dyn TicketSource).chain(controls.iter().copied()) {
+                    let made = source.ticket(&at).map_err(|e| self.explain(e, &layout, rep))?;
+                    ticket(source.kind(), &made.mask, made.init, plan.rewind, None)?;
                 }
             }
             if trained.get() {
-                write_tables(&layout, &comparison)?;
+                write_tables(&layout, &comparison, &kinds)?;
             }
         }
         reporter.finish();
         let missing = lottery_results::TABLES.iter().any(|t| ["arrow", "csv"].iter().any(|ext| !layout.table(t, ext).is_file()));
         if trained.get() || missing {
-            return write_tables(&layout, &comparison);
+            return write_tables(&layout, &comparison, &kinds);
         }
-        Ok(layout.finished()?)
+        Ok(layout.finished(&kinds)?)
     }
 
     /// Replaces the remedy of an unreadable file the engine knows how to recompute with the
@@ -340,7 +337,7 @@ impl<'a> Run<'a> {
             _ => return e,
         };
         if path == layout.rewind(rep) {
-            let dense = layout.ticket(rep, 0, TicketKind::Winning);
+            let dense = layout.ticket(rep, 0, &TicketKind::WINNING);
             return e.remedy(format!(
                 "delete it and the folder {} to train the dense network again, which writes it again (later levels are kept)",
                 dense.dir().display()
@@ -371,32 +368,11 @@ impl<'a> Run<'a> {
             return Ok(mask);
         }
         let previous = self.level_mask(layout, plan, rep, level - 1)?;
-        let weights_path = layout.ticket(rep, level - 1, TicketKind::Winning).final_weights();
+        let weights_path = layout.ticket(rep, level - 1, &TicketKind::WINNING).final_weights();
         let weights: BTreeMap<String, tch::Tensor> =
             crate::checkpoint::read_safetensors(&weights_path).map_err(|e| self.explain(e, layout, rep))?.into_iter().collect();
         let mask = prune::magnitude_prune(&previous, &weights, &plan.schedule.groups, &plan.schedule.survivors[level as usize])?;
         mask.save(&path)?;
-        Ok(mask)
-    }
-
-    /// The `shuffle` control's mask: the IMP mask's per-layer counts at random positions, saved
-    /// once; a saved one is checked to have those counts.
-    fn shuffle_mask(&self, layout: &RunLayout, imp: &Mask, seed: u64, rep: u32, level: u32) -> Result<Mask, EngineError> {
-        let ticket = layout.ticket(rep, level, TicketKind::Shuffle);
-        let path = ticket.own_mask();
-        if !path.exists() {
-            let m = prune::shuffled(imp, seed, level);
-            m.save(&path)?;
-            return Ok(m);
-        }
-        let remedy = format!("delete the folder {} to draw the mask again and retrain that ticket", ticket.dir().display());
-        let mask = Mask::load(&path).map_err(|e| e.remedy(remedy.clone()))?;
-        let (want, got) = (imp.counts(), mask.counts());
-        if want != got {
-            let layer = want.keys().find(|n| want.get(*n) != got.get(*n)).cloned().unwrap_or_default();
-            let reason = format!("layer `{layer}` keeps {:?} (kept, total), the level's IMP mask {:?}", got.get(&layer), want.get(&layer));
-            return Err(EngineError::Mismatch { path, reason, remedy });
-        }
         Ok(mask)
     }
 }

@@ -1,7 +1,8 @@
 //! What a task plugs into the engine. A task names itself, its metrics and its hyperparameter
 //! presets; given resolved hyperparameters it loads its data once ([`Task::prepare`]) into a
 //! [`Problem`], which builds fresh networks ([`Problem::build`]) that the engine trains, masks,
-//! rewinds and checkpoints. Nothing here knows about pruning: tasks never touch masks.
+//! rewinds and checkpoints. A task says what may be pruned (its network's parameters by role,
+//! its presets' [`PruningPolicy`]) and never touches masks.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -17,14 +17,11 @@ use tch::{nn, Device, Tensor};
 use lottery_envs::atari::{roms, watchdog, Ale, AtariConfig, AtariVec, FRAME, STACK};
 use lottery_models::{AtariActorCritic, AtariArch};
 use lottery_results::{Direction, MetricSpec, TicketKind};
-
-use super::a2c;
-use lottery_task::{LrSchedule, OptimizerSpec, Rule};
-use lottery_task::Registry;
+use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
 use lottery_task::seeds::derive;
 use lottery_task::hparams::{self, from_table, to_table};
-use lottery_task::{Defaults, Network, Preset, Problem, PrunableParam, PruningPolicy, Role, Split, Task, TaskEnv, Training};
-use lottery_task::{Step, TaskError};
+
+use crate::a2c;
 
 const UPDATES_PER_EPOCH: u64 = 1000;
 const RECENT_GAMES: usize = 100;
@@ -123,7 +120,7 @@ impl Task for AtariTask {
                 Preset::Quick => Step::iters(100),
                 Preset::Paper => Step::epochs(1),
             },
-            controls: vec![TicketKind::Winning, TicketKind::Reinit],
+            controls: vec![TicketKind::WINNING, TicketKind::REINIT],
             // Heads at half rate, as for the control tasks.
             pruning: PruningPolicy::new(&[(Role::Conv, 1.0), (Role::Hidden, 1.0), (Role::Output, 0.5)]),
         }

@@ -17,14 +17,11 @@ use tch::{nn, Device, Tensor};
 use lottery_envs::{EnvSpec, VecEnv};
 use lottery_models::ActorCritic;
 use lottery_results::{Direction, MetricSpec, TicketKind};
-
-use super::a2c;
-use lottery_task::{LrSchedule, OptimizerSpec, Rule};
-use lottery_task::Registry;
+use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
 use lottery_task::seeds::derive;
 use lottery_task::hparams::{self, from_table, to_table};
-use lottery_task::{Defaults, Network, Preset, Problem, PrunableParam, PruningPolicy, Role, Split, Task, TaskEnv, Training};
-use lottery_task::{Step, TaskError};
+
+use crate::a2c;
 
 /// Updates per epoch (see the module documentation).
 const UPDATES_PER_EPOCH: u64 = 100;
@@ -109,7 +106,7 @@ impl Task for ControlTask {
         Defaults {
             hparams: to_table(&self.hparams(preset)),
             rewind: if preset == Preset::Smoke { Step::iters(10) } else { Step::epochs(1) },
-            controls: vec![TicketKind::Winning, TicketKind::Reinit],
+            controls: vec![TicketKind::WINNING, TicketKind::REINIT],
             // Policy and value heads at half rate, as the LTH paper prunes output layers.
             pruning: PruningPolicy::new(&[(Role::Hidden, 1.0), (Role::Output, 0.5)]),
         }

@@ -11,13 +11,9 @@ use tch::{Device, Kind, Tensor};
 use lottery_datasets::{load_cifar10, load_mnist_like, ImageSplit};
 use lottery_models::{Classifier, ConvNet, Lenet};
 use lottery_results::{Direction, MetricSpec, TicketKind};
-
-use lottery_task::{LrSchedule, OptimizerSpec, Rule};
-use lottery_task::Registry;
+use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
 use lottery_task::seeds::{derive, Rng};
 use lottery_task::hparams::{self, from_table, to_table};
-use lottery_task::{Defaults, Network, Preset, Problem, PrunableParam, PruningPolicy, Role, Split, Task, TaskEnv, Training};
-use lottery_task::{Step, TaskError};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Dataset {
@@ -128,7 +124,7 @@ impl Task for ImageTask {
         // The paper prunes output layers at half the rate of the others, and convolutions at a
         // per-architecture rate.
         let pruning = PruningPolicy::new(&[(Role::Conv, self.conv_rate_multiplier), (Role::Hidden, 1.0), (Role::Output, 0.5)]);
-        Defaults { hparams, rewind: Step::ZERO, controls: TicketKind::ALL.to_vec(), pruning }
+        Defaults { hparams, rewind: Step::ZERO, controls: vec![TicketKind::WINNING, TicketKind::REINIT, TicketKind::SHUFFLE], pruning }
     }
 
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, TaskError> {

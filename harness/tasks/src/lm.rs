@@ -15,12 +15,8 @@ use tch::{nn, Device, Kind, Tensor};
 use lottery_datasets::{load_lm_text, LmCorpus, LmCorpusIds};
 use lottery_models::{stream_nll, LstmLm, LstmLmConfig, LstmState};
 use lottery_results::{Direction, MetricSpec, TicketKind};
-
-use lottery_task::{LrSchedule, OptimizerSpec, Rule};
-use lottery_task::Registry;
+use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
 use lottery_task::hparams::{self, from_table, to_table};
-use lottery_task::{Defaults, Network, Preset, Problem, PrunableParam, PruningPolicy, Role, Split, Task, TaskEnv, Training};
-use lottery_task::{Step, TaskError};
 
 /// One language-modeling task: a corpus and the paper's LSTM.
 struct LmTask {
@@ -134,9 +130,9 @@ impl Task for LmTask {
         let hparams = to_table(&self.hparams(preset));
         let (rewind, controls) = match preset {
             // The paper rewinds to the end of the first epoch.
-            Preset::Paper => (Step::epochs(1), TicketKind::ALL.to_vec()),
-            Preset::Quick => (Step::iters(100), vec![TicketKind::Winning, TicketKind::Reinit]),
-            Preset::Smoke => (Step::iters(10), vec![TicketKind::Winning, TicketKind::Reinit]),
+            Preset::Paper => (Step::epochs(1), vec![TicketKind::WINNING, TicketKind::REINIT, TicketKind::SHUFFLE]),
+            Preset::Quick => (Step::iters(100), vec![TicketKind::WINNING, TicketKind::REINIT]),
+            Preset::Smoke => (Step::iters(10), vec![TicketKind::WINNING, TicketKind::REINIT]),
         };
         // Every LSTM matrix and the decoder at --rate; the embedding with --prune-embeddings
         // (the paper's second variant).

@@ -9,6 +9,7 @@ use lottery_engine::config::{Overrides, RunConfig};
 use lottery_engine::device::DeviceChoice;
 use lottery_engine::prune::Strategy;
 use lottery_engine::run::Run;
+use lottery_engine::tickets::TicketSources;
 use lottery_engine::Step;
 use lottery_results::TicketKind;
 use lottery_task::{Preset, TaskEnv};
@@ -29,8 +30,9 @@ fn strategy_parser() -> impl TypedValueParser<Value = Strategy> {
     PossibleValuesParser::new(Strategy::ALL.map(|s| s.as_str())).map(|s| s.parse::<Strategy>().expect("a listed strategy"))
 }
 
-fn control_parser() -> impl TypedValueParser<Value = TicketKind> {
-    PossibleValuesParser::new(TicketKind::ALL.map(|k| k.as_str())).map(|s| s.parse::<TicketKind>().expect("a listed ticket kind"))
+/// `--controls` takes the kinds of the ticket registry, whatever it holds.
+fn control_parser(tickets: &TicketSources) -> impl TypedValueParser<Value = TicketKind> {
+    PossibleValuesParser::new(tickets.kinds().into_iter().map(|k| k.to_string())).map(TicketKind::from)
 }
 
 #[derive(Args)]
@@ -46,8 +48,8 @@ pub struct RunArgs {
     /// Rewind point: 0 (initialization), 500it, 2ep [default: the task's].
     #[arg(long)]
     rewind: Option<Step>,
-    /// Tickets to train at each level: winning plus any of reinit, shuffle [default: the task's].
-    #[arg(long, value_delimiter = ',', value_parser = control_parser())]
+    /// Tickets to train at each level: winning plus any of the controls [default: the task's].
+    #[arg(long, value_delimiter = ',', value_parser = control_parser(&TicketSources::builtin()))]
     controls: Option<Vec<TicketKind>>,
     #[arg(long, default_value = "quick", value_parser = preset_parser())]
     preset: Preset,
@@ -137,7 +139,8 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     if let Some(threads) = args.threads {
         tch::set_num_threads(threads.into());
     }
-    let config = RunConfig::resolve(task, args.preset, overrides)?;
+    let tickets = TicketSources::builtin();
+    let config = RunConfig::resolve(task, args.preset, overrides, &tickets)?;
     let device = args.device.resolve()?;
     let name = config.run_name(task);
     let dir = match args.out {
@@ -152,7 +155,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             }
         }
     };
-    let run = Run { dir: dir.clone(), config, task, env: TaskEnv { data_dir: args.data_dir, device, rom_dir: args.rom_dir } };
+    let run = Run { dir: dir.clone(), config, task, env: TaskEnv { data_dir: args.data_dir, device, rom_dir: args.rom_dir }, tickets: &tickets };
     run.execute(args.quiet)?;
     print!("{}", lottery_results::show::render(&dir)?);
     println!("results: {}", dir.display());
@@ -164,4 +167,38 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     }
     println!("  {}", layout.config().display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lottery_engine::tickets::{Level, Ticket, TicketSource};
+
+    struct Extra;
+
+    impl TicketSource for Extra {
+        fn kind(&self) -> TicketKind {
+            TicketKind::named("extra")
+        }
+        fn description(&self) -> &'static str {
+            "a kind known only to this test"
+        }
+        fn ticket<'a>(&self, _: &Level<'a>) -> Result<Ticket<'a>, lottery_engine::EngineError> {
+            unreachable!("only parsed here")
+        }
+    }
+
+    #[test]
+    fn controls_take_every_registered_kind_and_only_those() {
+        let mut tickets = TicketSources::builtin();
+        tickets.register(Box::new(Extra));
+        let parse = |registry: &TicketSources, value: &str| {
+            let command = clap::Command::new("harness");
+            let arg = clap::Arg::new("controls");
+            control_parser(registry).parse_ref(&command, Some(&arg), std::ffi::OsStr::new(value))
+        };
+        assert_eq!(parse(&tickets, "extra").unwrap(), TicketKind::named("extra"));
+        assert_eq!(parse(&tickets, "shuffle").unwrap(), TicketKind::SHUFFLE);
+        assert!(parse(&TicketSources::builtin(), "extra").is_err());
+    }
 }
