@@ -78,3 +78,31 @@ fn show_of_a_folder_that_is_not_a_run_says_what_to_give() {
     let empty = tempfile::tempdir().unwrap();
     fails(&["show", empty.path().to_str().unwrap()], 2, &["has no comparison.csv", "give the folder of a run"]);
 }
+
+#[test]
+fn runs_go_to_runs_and_a_run_begun_under_the_old_default_results_is_resumed_there() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = mnist_folder(data.path());
+    let cwd = tempfile::tempdir().unwrap();
+    let args = |out: Option<&str>| {
+        let mut a = vec!["run", "image/mnist-lenet", "--preset", "smoke", "--prune", "0.2", "--controls", "winning", "--quiet", "--data-dir", data_dir.to_str().unwrap()];
+        if let Some(out) = out {
+            a.extend(["--out", out]);
+        }
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| harness().args(a).current_dir(cwd.path()).output().unwrap();
+    // A run that the previous default put under results/ ...
+    let old = run(args(Some("results")));
+    assert!(old.status.success(), "{}", String::from_utf8_lossy(&old.stderr));
+    // ... is resumed there without --out (nothing is retrained, nothing goes to runs/).
+    let again = run(args(None));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success() && stderr.contains("note: resuming results/"), "{stderr}");
+    assert!(!cwd.path().join("runs").exists());
+    // A new run goes to runs/.
+    let mut fresh = args(None);
+    fresh.extend(["--seed".to_string(), "1".to_string()]);
+    assert!(run(fresh).status.success());
+    assert_eq!(std::fs::read_dir(cwd.path().join("runs")).unwrap().count(), 1);
+}

@@ -62,7 +62,8 @@ pub fn render(run_dir: &Path) -> Result<String, ResultsError> {
         let mut header = vec!["level".to_string(), "density".into(), "n".into(), "winning".into()];
         for (k, ..) in &controls {
             header.push(k.to_string());
-            header.push(format!("w-{}", k.chars().next().unwrap_or('?')));
+            // "winning - kind": the full name, so kinds sharing an initial stay apart.
+            header.push(format!("w-{k}"));
         }
         table.set_header(header);
         for r in block {
