@@ -115,6 +115,7 @@ fn command_line_values_are_refused_with_exit_2_before_any_write() {
         (&["--set", "optimizer=rmsprop"], &["--set optimizer=rmsprop", "adam, sgd"]),
         (&["--set", "val_fraction=1.5"], &["--set val_fraction=1.5"]),
         (&["--set", "momentum=2"], &["--set momentum=2"]),
+        (&["--set", "classes=0-10"], &["--set classes=0-10", "e.g. 0-4 or 5,7,9"]),
         (&["--device", "gpu"], &["invalid device `gpu`", "cpu"]),
         (&["--device", "cuda:3"], &["--device cuda:3", "--device cpu"]),
         (&["--preset", "fast"], &["smoke", "quick", "paper"]),

@@ -75,3 +75,27 @@ fn mnist_lenet_smoke_finds_winning_tickets_above_reinit() {
         assert!(py.starts_with("ok"), "{py}");
     }
 }
+
+#[test]
+fn class_subsets_train_on_those_digits_only_and_are_distinct_runs() {
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let data_dir = mnist_folder(data.path());
+    let run = |classes: &str| {
+        run_ok(&[
+            "run", "image/mnist-lenet", "--preset", "smoke", "--prune", "0.2", "--controls", "winning", "--quiet", "--set", &format!("classes={classes}"),
+            "--data-dir", data_dir.to_str().unwrap(), "--out", out.path().to_str().unwrap(),
+        ])
+    };
+    run("5-9");
+    let dir = run_dir(out.path());
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(config.contains("classes = \"5-9\""), "{config}");
+    // Five classes are easier than ten: the dense network is well above the 20% of chance.
+    let rows = csv_rows(&dir.join("comparison.csv"));
+    let dense = rows.iter().find(|r| r["level"] == "0" && r["metric"] == "test_accuracy").unwrap();
+    assert!(dense["winning_mean"].parse::<f64>().unwrap() > 0.9, "{dense:?}");
+    // The other half is another run, in its own folder.
+    run("0-4");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 2);
+}

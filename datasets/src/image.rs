@@ -15,6 +15,22 @@ pub struct ImageSplit {
     pub labels: Vec<u8>,
 }
 
+impl ImageSplit {
+    /// The examples whose label is in `classes`, in their order.
+    pub fn select(&self, classes: &[u8]) -> ImageSplit {
+        let size = self.channels * self.height * self.width;
+        let keep: Vec<usize> = (0..self.n).filter(|&i| classes.contains(&self.labels[i])).collect();
+        ImageSplit {
+            n: keep.len(),
+            channels: self.channels,
+            height: self.height,
+            width: self.width,
+            pixels: keep.iter().flat_map(|&i| self.pixels[i * size..(i + 1) * size].iter().copied()).collect(),
+            labels: keep.iter().map(|&i| self.labels[i]).collect(),
+        }
+    }
+}
+
 /// The train and test splits of an image dataset as published. Validation data is held out of
 /// `train` by the task, not here.
 #[derive(Debug, Clone)]
@@ -105,6 +121,14 @@ pub fn load_mnist_like(dataset: &str, data_dir: &Path) -> Result<ImageSplits, Da
 mod tests {
     use super::*;
     use crate::{write_idx_gz, IdxArray};
+
+    #[test]
+    fn select_keeps_the_examples_of_the_given_classes_in_order() {
+        let split = ImageSplit { n: 4, channels: 1, height: 1, width: 2, pixels: vec![0, 1, 2, 3, 4, 5, 6, 7], labels: vec![3, 5, 3, 9] };
+        let three = split.select(&[3]);
+        assert_eq!((three.n, three.pixels, three.labels), (2, vec![0, 1, 4, 5], vec![3, 3]));
+        assert_eq!(split.select(&[1]).n, 0);
+    }
 
     #[test]
     fn missing_dataset_names_the_fetch_command() {

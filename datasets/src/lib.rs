@@ -17,7 +17,7 @@ mod text;
 pub use cifar::{load_cifar10, read_cifar_batch, write_cifar_batch};
 pub use fetch::{fetch, sha256_file, unpack_zip_strip_top, FetchReport};
 pub use idx::{read_idx, write_idx_gz, IdxArray};
-pub use image::{load_mnist_like, ImageSplit, ImageSplits};
+pub use image::{load_mnist_like, ImageSplit, ImageSplits, CLASSES};
 pub use parallel::{joint_bpe, load_parallel_split, pad_block, read_text_lines, token_batches, vocab_cache_dir, ParallelSplit, BOS, EOS_SENTENCE, PAD};
 pub use sources::{manual_source, source, ManualSource, RemoteFile, Source, Unpack, MANUAL_SOURCES, SOURCES};
 pub use text::{encode_stream, load_lm_text, word_tokenizer, LmCorpus, LmCorpusIds, LmText, EOS, UNK};

@@ -19,7 +19,8 @@ pub fn from_table<T: DeserializeOwned>(task: &str, hparams: &toml::Table) -> Res
     hparams.clone().try_into().map_err(|e: toml::de::Error| TaskError::Hyperparameters { task: task.into(), message: e.message().to_string() })
 }
 
-fn invalid(key: &str, value: impl ToString, requirement: &str) -> TaskError {
+/// A value refused for `requirement` (stated as what to use instead).
+pub fn invalid(key: &str, value: impl ToString, requirement: &str) -> TaskError {
     TaskError::InvalidHyperparameter { key: key.into(), value: value.to_string(), requirement: requirement.into() }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
-use lottery_datasets::{load_cifar10, load_mnist_like, ImageSplit};
+use lottery_datasets::{load_cifar10, load_mnist_like, ImageSplit, CLASSES};
 use lottery_models::{Classifier, ConvNet, Lenet};
 use lottery_results::{Direction, MetricSpec, TicketKind};
 use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
@@ -78,6 +78,10 @@ struct ImageHparams {
     weight_decay: f64,
     /// Fraction of the training file held out as validation data (its last examples).
     val_fraction: f64,
+    /// Train and evaluate on these classes only, e.g. `0-4` or `5,7,9` (empty: all). Labels keep
+    /// their values, so the output layer keeps its size and a ticket found on some classes can
+    /// be trained on others (class-disjoint transfer).
+    classes: String,
 }
 
 impl ImageTask {
@@ -99,6 +103,7 @@ impl ImageTask {
             weight_decay: 0.0,
             // The paper holds out 5,000 training examples (of 60,000 for MNIST, 50,000 for CIFAR).
             val_fraction: if self.dataset == Dataset::Cifar10 { 0.1 } else { 1.0 / 12.0 },
+            classes: String::new(),
         }
     }
 }
@@ -139,10 +144,19 @@ impl Task for ImageTask {
         hparams::positive("lr", hp.lr)?;
         hparams::non_negative("weight_decay", hp.weight_decay)?;
         hparams::require(hp.momentum.is_finite() && (0.0..1.0).contains(&hp.momentum), "momentum", hp.momentum, "use a momentum, 0 <= m < 1")?;
-        let splits = match self.dataset {
+        let classes = parse_classes(&hp.classes)?;
+        let mut splits = match self.dataset {
             Dataset::Mnist | Dataset::FashionMnist => load_mnist_like(self.dataset.name(), &env.data_dir)?,
             Dataset::Cifar10 => load_cifar10(&env.data_dir)?,
         };
+        if let Some(classes) = &classes {
+            splits.train = splits.train.select(classes);
+            splits.test = splits.test.select(classes);
+            let empty = if splits.train.n == 0 { Some("training") } else if splits.test.n == 0 { Some("test") } else { None };
+            if let Some(split) = empty {
+                return Err(hparams::invalid("classes", &hp.classes, &format!("the {split} split has no example of these classes")));
+            }
+        }
         let data = ImageData::new(self.dataset, splits.train, splits.test, hp.val_fraction, env.device, &env.data_dir)?;
         let per_epoch = data.train_n / hp.batch_size;
         if per_epoch == 0 {
@@ -160,6 +174,31 @@ impl Task for ImageTask {
             batch_size: hp.batch_size,
         }))
     }
+}
+
+/// `0-4`, `5,7,9` or `0-2,7` as a sorted list of labels; empty: every class.
+fn parse_classes(text: &str) -> Result<Option<Vec<u8>>, TaskError> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let bad = || hparams::invalid("classes", text, &format!("use labels 0 to {} as a list and ranges, e.g. 0-4 or 5,7,9", CLASSES - 1));
+    let label = |s: &str| s.trim().parse::<u8>().ok().filter(|&l| l < CLASSES).ok_or_else(bad);
+    let mut classes = vec![];
+    for item in text.split(',') {
+        match item.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (label(a)?, label(b)?);
+                if a > b {
+                    return Err(bad());
+                }
+                classes.extend(a..=b);
+            }
+            None => classes.push(label(item)?),
+        }
+    }
+    classes.sort_unstable();
+    classes.dedup();
+    Ok(Some(classes))
 }
 
 /// Normalized images and labels on the training device.
@@ -315,4 +354,20 @@ pub fn register(registry: &mut Registry) {
     registry.register(Box::new(conv("image/cifar10-conv2", "Conv-2 on CIFAR-10 (Adam 2e-4; conv 10%, fc 20%, output 10% per level)", 1, 2e-4, 20_000, 0.5)));
     registry.register(Box::new(conv("image/cifar10-conv4", "Conv-4 on CIFAR-10 (Adam 3e-4; conv 10%, fc 20%, output 10% per level)", 2, 3e-4, 25_000, 0.5)));
     registry.register(Box::new(conv("image/cifar10-conv6", "Conv-6 on CIFAR-10 (Adam 3e-4; conv 15%, fc 20%, output 10% per level)", 3, 3e-4, 30_000, 0.75)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_parse_as_lists_and_ranges_and_bad_ones_name_the_key() {
+        assert_eq!(parse_classes("").unwrap(), None);
+        assert_eq!(parse_classes("0-4").unwrap(), Some(vec![0, 1, 2, 3, 4]));
+        assert_eq!(parse_classes("9, 5-6,5").unwrap(), Some(vec![5, 6, 9]));
+        for bad in ["0-10", "4-2", "x", "1,,2", "-3"] {
+            let err = parse_classes(bad).unwrap_err();
+            assert!(err.is_usage() && err.to_string().contains(&format!("--set classes={bad}")), "{bad}: {err}");
+        }
+    }
 }
