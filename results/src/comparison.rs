@@ -42,21 +42,22 @@ fn mean_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
     (Some(mean), std)
 }
 
-/// Builds the comparison table from every finished ticket.
+/// Builds the comparison table from every finished ticket: the `subject` kind (`winning` in an
+/// IMP run, `transferred` in a transfer) against each of the `controls`.
 ///
-/// Columns: `level`, `density`, `metric`, `direction`, `replicates` (winning tickets averaged),
-/// `winning_mean`, `winning_std`, then for each control `C` in `controls` (the registry's, in its
-/// order): `C_mean`, `C_std`, `C_replicates`, `winning_minus_C` (difference of the means; null
-/// where the control was not run).
-pub fn comparison_table(results: &[TicketResult], metrics: &[MetricSpec], controls: &[TicketKind]) -> Table {
+/// Columns: `level`, `density` (the subject's), `metric`, `direction`, `replicates` (subject
+/// tickets averaged), `S_mean`, `S_std` for the subject `S`, then for each control `C` in
+/// `controls` (the registry's, in its order): `C_mean`, `C_std`, `C_replicates`, `S_minus_C`
+/// (difference of the means; null where the control was not run).
+pub fn comparison_table(results: &[TicketResult], metrics: &[MetricSpec], subject: &TicketKind, controls: &[TicketKind]) -> Table {
     let levels: BTreeSet<u32> = results.iter().map(|r| r.level).collect();
     let mut level_col = vec![];
     let mut density_col = vec![];
     let mut metric_col = vec![];
     let mut direction_col = vec![];
     let mut replicates_col = vec![];
-    let mut winning_mean = vec![];
-    let mut winning_std = vec![];
+    let mut subject_mean = vec![];
+    let mut subject_std = vec![];
     let mut control_cols: Vec<[Vec<Option<f64>>; 3]> = controls.iter().map(|_| Default::default()).collect();
     let mut control_n: Vec<Vec<u32>> = controls.iter().map(|_| vec![]).collect();
 
@@ -71,23 +72,23 @@ pub fn comparison_table(results: &[TicketResult], metrics: &[MetricSpec], contro
         };
         let density = at_level
             .iter()
-            .find(|r| r.ticket.is_winning())
+            .find(|r| &r.ticket == subject)
             .or(at_level.first())
             .map(|r| r.density);
         for spec in metrics {
-            let winning = values(&TicketKind::WINNING, &spec.name);
-            let (w_mean, w_std) = mean_std(&winning);
+            let subject_values = values(subject, &spec.name);
+            let (s_mean, s_std) = mean_std(&subject_values);
             level_col.push(level);
             density_col.push(density);
             metric_col.push(spec.name.clone());
             direction_col.push(spec.direction.as_str().to_string());
-            replicates_col.push(winning.len() as u32);
-            winning_mean.push(w_mean);
-            winning_std.push(w_std);
+            replicates_col.push(subject_values.len() as u32);
+            subject_mean.push(s_mean);
+            subject_std.push(s_std);
             for (i, kind) in controls.iter().enumerate() {
                 let control = values(kind, &spec.name);
                 let (c_mean, c_std) = mean_std(&control);
-                let diff = w_mean.zip(c_mean).map(|(w, c)| w - c);
+                let diff = s_mean.zip(c_mean).map(|(s, c)| s - c);
                 control_cols[i][0].push(c_mean);
                 control_cols[i][1].push(c_std);
                 control_cols[i][2].push(diff);
@@ -102,8 +103,8 @@ pub fn comparison_table(results: &[TicketResult], metrics: &[MetricSpec], contro
         .with("metric", Column::Str(metric_col))
         .with("direction", Column::Str(direction_col))
         .with("replicates", Column::U32(replicates_col))
-        .with("winning_mean", Column::F64(winning_mean))
-        .with("winning_std", Column::F64(winning_std));
+        .with(&format!("{subject}_mean"), Column::F64(subject_mean))
+        .with(&format!("{subject}_std"), Column::F64(subject_std));
     for (i, kind) in controls.iter().enumerate() {
         let [mean, std, diff] = std::mem::take(&mut control_cols[i]);
         let name = kind.as_str();
@@ -111,7 +112,7 @@ pub fn comparison_table(results: &[TicketResult], metrics: &[MetricSpec], contro
             .with(&format!("{name}_mean"), Column::F64(mean))
             .with(&format!("{name}_std"), Column::F64(std))
             .with(&format!("{name}_replicates"), Column::U32(std::mem::take(&mut control_n[i])))
-            .with(&format!("winning_minus_{name}"), Column::F64(diff));
+            .with(&format!("{subject}_minus_{name}"), Column::F64(diff));
     }
     table
 }
@@ -144,7 +145,7 @@ mod tests {
             result(TicketKind::REINIT, 1, 1, 0.6),
         ];
         let specs = [MetricSpec { name: "test_accuracy".into(), direction: Direction::Higher }];
-        let t = comparison_table(&results, &specs, &[TicketKind::REINIT, TicketKind::SHUFFLE]);
+        let t = comparison_table(&results, &specs, &TicketKind::WINNING, &[TicketKind::REINIT, TicketKind::SHUFFLE]);
         assert_eq!(t.num_rows(), 2);
         let f = |name: &str| match t.column(name).unwrap() {
             Column::F64(v) => v.clone(),
@@ -164,7 +165,7 @@ mod tests {
     fn single_replicate_has_no_spread() {
         let results = vec![result(TicketKind::WINNING, 0, 0, 0.9)];
         let specs = [MetricSpec { name: "test_accuracy".into(), direction: Direction::Higher }];
-        let t = comparison_table(&results, &specs, &[TicketKind::REINIT]);
+        let t = comparison_table(&results, &specs, &TicketKind::WINNING, &[TicketKind::REINIT]);
         assert_eq!(t.column("winning_std"), Some(&Column::F64(vec![None])));
     }
 }

@@ -1,5 +1,6 @@
-//! `harness show RUN_DIR`: the comparison table of a run, one block per metric, with a column
-//! pair (mean ± std, difference from winning) per control kind.
+//! `harness show RUN_DIR`: the comparison table of a run (`comparison.csv`) or of a transfer
+//! (`transfer.csv`), one block per metric, with a column pair (mean ± std, difference from the
+//! subject: `winning` or `transferred`) per control kind.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -20,13 +21,13 @@ fn signed(diff: &str) -> String {
     diff.parse::<f64>().map(|d| format!("{d:+.4}")).unwrap_or_else(|_| "-".into())
 }
 
-/// Renders `comparison.csv` of a run folder as text.
+/// Renders `comparison.csv` of a run folder, or `transfer.csv` of a transfer folder, as text.
 pub fn render(run_dir: &Path) -> Result<String, ResultsError> {
-    let path = RunLayout::new(run_dir).table("comparison", "csv");
-    if !path.is_file() {
+    let layout = RunLayout::new(run_dir);
+    let Some(path) = ["comparison", "transfer"].iter().map(|t| layout.table(t, "csv")).find(|p| p.is_file()) else {
         return Err(ResultsError::NotARun { dir: run_dir.to_path_buf(), file: "comparison.csv" });
-    }
-    let remedy = "rerun the same `harness run` command: it rewrites the tables from the finished tickets";
+    };
+    let remedy = "rerun the same `harness run` or `harness transfer` command: it rewrites the tables from the finished tickets";
     let corrupt = |e: csv::Error| ResultsError::Corrupt { path: path.clone(), reason: e.to_string(), remedy: remedy.into() };
     let mut reader = csv::Reader::from_path(&path).map_err(corrupt)?;
     let headers = reader.headers().map_err(corrupt)?.clone();
@@ -38,32 +39,46 @@ pub fn render(run_dir: &Path) -> Result<String, ResultsError> {
     let metric = col("metric")?;
     let direction = col("direction")?;
     let reps = col("replicates")?;
-    let winning = (col("winning_mean")?, col("winning_std")?);
+    // The subject's columns come first among the `*_mean` ones.
+    let subject = headers.iter().find_map(|h| h.strip_suffix("_mean")).map(String::from).ok_or_else(|| ResultsError::Corrupt {
+        path: path.clone(),
+        reason: "no `*_mean` column".into(),
+        remedy: remedy.into(),
+    })?;
+    let subject_cols = (col(&format!("{subject}_mean"))?, col(&format!("{subject}_std"))?);
     // One mean ± std column and one difference column per control kind the table holds, in its
     // order (the engine's ticket registry decides which kinds there are).
+    let minus = format!("{subject}_minus_");
     let mut controls = vec![];
-    for kind in headers.iter().filter_map(|h| h.strip_prefix("winning_minus_")) {
-        controls.push((kind.to_string(), col(&format!("{kind}_mean"))?, col(&format!("{kind}_std"))?, col(&format!("winning_minus_{kind}"))?));
+    for kind in headers.iter().filter_map(|h| h.strip_prefix(minus.as_str())) {
+        controls.push((kind.to_string(), col(&format!("{kind}_mean"))?, col(&format!("{kind}_std"))?, col(&format!("{minus}{kind}"))?));
     }
     let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().map_err(corrupt)?;
+    let mut out = String::new();
+    // A transfer says where its tickets came from.
+    if let (Ok(source), Ok(target)) = (col("source_run"), col("target_task")) {
+        if let Some(r) = rows.first() {
+            let _ = writeln!(out, "tickets of {} trained on {}\n", &r[source], &r[target]);
+        }
+    }
     let mut metrics: Vec<String> = vec![];
     for r in &rows {
         if !metrics.iter().any(|m| m == &r[metric]) {
             metrics.push(r[metric].to_string());
         }
     }
-    let mut out = String::new();
+    // "winning - kind" is headed w-kind: the subject's initial, the kind's full name.
+    let initial = subject.chars().next().unwrap_or('s');
     for m in &metrics {
         let block: Vec<&csv::StringRecord> = rows.iter().filter(|r| &r[metric] == m).collect();
         let dir = block.first().map(|r| r[direction].to_string()).unwrap_or_default();
         let _ = writeln!(out, "{m} ({dir} is better; mean ± std over replicates)");
         let mut table = Table::new();
         table.load_preset(comfy_table::presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
-        let mut header = vec!["level".to_string(), "density".into(), "n".into(), "winning".into()];
+        let mut header = vec!["level".to_string(), "density".into(), "n".into(), subject.clone()];
         for (k, ..) in &controls {
             header.push(k.to_string());
-            // "winning - kind": the full name, so kinds sharing an initial stay apart.
-            header.push(format!("w-{k}"));
+            header.push(format!("{initial}-{k}"));
         }
         table.set_header(header);
         for r in block {
@@ -71,7 +86,7 @@ pub fn render(run_dir: &Path) -> Result<String, ResultsError> {
                 r[level].to_string(),
                 r[density].parse::<f64>().map(|d| format!("{d:.4}")).unwrap_or_else(|_| "-".into()),
                 r[reps].to_string(),
-                cell(&r[winning.0], &r[winning.1]),
+                cell(&r[subject_cols.0], &r[subject_cols.1]),
             ];
             for (_, mean, std, diff) in &controls {
                 row.push(cell(&r[*mean], &r[*std]));

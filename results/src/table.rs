@@ -81,6 +81,11 @@ impl Table {
         self
     }
 
+    /// Adds `other`'s columns after these (same rule on lengths as [`Table::with`]).
+    pub fn then(self, other: Table) -> Self {
+        other.columns.into_iter().fold(self, |table, (name, column)| table.with(&name, column))
+    }
+
     pub fn num_rows(&self) -> usize {
         self.columns.first().map_or(0, |(_, c)| c.len())
     }

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests, which drive the `harness` binary like a user.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -115,4 +116,51 @@ pub fn assert_same_results(a: &Path, b: &Path) {
         let y = std::fs::read_to_string(run_dir(b).join(file)).unwrap();
         assert!(x == y, "{file} differs after SIGKILL and resume");
     }
+}
+
+/// Every file under `dir` (but `.lock`) with a hash of its bytes: "unchanged" means this map is
+/// equal.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, u64> {
+    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, u64>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.file_name().is_some_and(|n| n == ".lock") {
+                // The lock file records its latest holder; the lock itself is the kernel's.
+            } else {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                std::fs::read(&p).unwrap_or_default().hash(&mut h);
+                out.insert(p, h.finish());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, &mut out);
+    out
+}
+
+pub fn no_nan_in_results(dir: &Path) {
+    for path in snapshot(dir).keys().filter(|p| p.extension().is_some_and(|e| e == "csv" || e == "json")) {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(!text.contains("NaN") && !text.contains(",nan"), "NaN in {}", path.display());
+    }
+}
+
+/// Runs `harness args`, expects exit status `code` and every needle in stderr, no panic, and
+/// `watched` unchanged. Returns stdout and stderr.
+pub fn refused(args: &[&str], code: i32, needles: &[&str], watched: &Path) -> (String, String) {
+    let before = snapshot(watched);
+    let out = harness().args(args).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert_eq!(out.status.code(), Some(code), "harness {args:?}:\n{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "harness {args:?} panicked:\n{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "harness {args:?}: expected `{needle}` in:\n{stderr}");
+    }
+    assert_eq!(snapshot(watched), before, "harness {args:?} changed {}", watched.display());
+    no_nan_in_results(watched);
+    (stdout, stderr)
 }

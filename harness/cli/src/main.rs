@@ -25,7 +25,10 @@ enum Command {
     List(commands::list::ListArgs),
     /// Run (or resume) IMP with rewinding on a task and compare winning tickets with controls.
     Run(Box<commands::run::RunArgs>),
-    /// Print the comparison table of a run folder.
+    /// Train a run's tickets on another task, dataset or optimizer, against random tickets and
+    /// the target's own winning ticket (Morcos et al. 2019).
+    Transfer(Box<commands::transfer::TransferArgs>),
+    /// Print the comparison table of a run or transfer folder.
     Show(commands::show::ShowArgs),
     /// Environments: inspect them.
     Env {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     let result: Result<(), CliError> = match cli.command {
         Command::List(args) => commands::list::list(args),
         Command::Run(args) => commands::run::run(*args),
+        Command::Transfer(args) => commands::transfer::transfer(*args),
         Command::Show(args) => commands::show::show(args),
         Command::Env { command } => commands::env::env(command),
         Command::Data { command } => commands::data::data(command),

@@ -110,20 +110,50 @@ fn check_fraction(flag: &str, value: f64, allow_zero: bool, example: &str) -> Re
     }
 }
 
+/// The task's hyperparameters for `preset` with the `--set KEY=VALUE` pairs applied, each parsed
+/// with the type of the default it replaces.
+pub fn resolve_hparams(task: &dyn Task, preset: Preset, set: &[(String, String)]) -> Result<toml::Table, TaskError> {
+    let mut hparams = task.defaults(preset).hparams;
+    for (key, text) in set {
+        let default = hparams.get(key).ok_or_else(|| TaskError::UnknownHyperparameter {
+            task: task.name().into(),
+            key: key.clone(),
+            choices: closest_first(key, hparams.keys().map(|k| k.as_str())).into_iter().map(String::from).collect(),
+        })?;
+        let value = typed_value(key, text, default)?;
+        hparams.insert(key.clone(), value);
+    }
+    Ok(hparams)
+}
+
+/// `hparams.KEY = VALUE` identity lines of the hyperparameters that differ from the preset's.
+pub fn non_default_hparams(task: &dyn Task, preset: Preset, hparams: &toml::Table) -> Vec<(String, String)> {
+    let defaults = task.defaults(preset).hparams;
+    hparams.iter().filter(|(key, value)| defaults.get(*key) != Some(*value)).map(|(key, value)| (format!("hparams.{key}"), value.to_string())).collect()
+}
+
+/// `--replicates`: 1 to [`MAX_REPLICATES`].
+pub fn check_replicates(replicates: u32) -> Result<u32, EngineError> {
+    if replicates == 0 || replicates > MAX_REPLICATES {
+        return Err(EngineError::Replicates { given: replicates.into(), max: MAX_REPLICATES });
+    }
+    Ok(replicates)
+}
+
+/// The asked kinds (the subject added), in registry order; an unknown kind is refused by name.
+pub fn resolve_controls(mut asked: Vec<TicketKind>, tickets: &TicketSources) -> Result<Vec<TicketKind>, EngineError> {
+    asked.push(tickets.subject());
+    if let Some(unknown) = asked.iter().find(|k| tickets.get(k).is_none()) {
+        return Err(EngineError::UnknownTicketKind { kind: unknown.to_string(), known: tickets.kinds().iter().map(|k| k.to_string()).collect() });
+    }
+    Ok(tickets.ordered(&asked))
+}
+
 impl RunConfig {
     /// Resolves the user's overrides against the task's defaults for `preset`.
     pub fn resolve(task: &dyn Task, preset: Preset, o: Overrides, tickets: &TicketSources) -> Result<Self, EngineError> {
         let d = default_imp(task, preset);
-        let mut hparams = task.defaults(preset).hparams;
-        for (key, text) in &o.set {
-            let default = hparams.get(key).ok_or_else(|| TaskError::UnknownHyperparameter {
-                task: task.name().into(),
-                key: key.clone(),
-                choices: closest_first(key, hparams.keys().map(|k| k.as_str())).into_iter().map(String::from).collect(),
-            })?;
-            let value = typed_value(key, text, default)?;
-            hparams.insert(key.clone(), value);
-        }
+        let hparams = resolve_hparams(task, preset, &o.set)?;
         let imp = ImpConfig {
             prune: o.prune.unwrap_or(d.prune),
             rate: o.rate.unwrap_or(d.rate),
@@ -153,16 +183,8 @@ impl RunConfig {
                 return Err(EngineError::IgnoredAndRated { name: name.clone(), rate: *rate });
             }
         }
-        let mut asked = o.controls.unwrap_or_else(|| task.defaults(preset).controls);
-        asked.push(TicketKind::WINNING);
-        if let Some(unknown) = asked.iter().find(|k| tickets.get(k).is_none()) {
-            return Err(EngineError::UnknownTicketKind { kind: unknown.to_string(), known: tickets.kinds().iter().map(|k| k.to_string()).collect() });
-        }
-        let controls = tickets.ordered(&asked);
-        let replicates = o.replicates.unwrap_or(1);
-        if replicates == 0 || replicates > MAX_REPLICATES {
-            return Err(EngineError::Replicates { given: replicates.into(), max: MAX_REPLICATES });
-        }
+        let controls = resolve_controls(o.controls.unwrap_or_else(|| task.defaults(preset).controls), tickets)?;
+        let replicates = check_replicates(o.replicates.unwrap_or(1))?;
         Ok(RunConfig { task: task.name().to_string(), preset, imp, hparams, replicates, controls })
     }
 
@@ -170,7 +192,6 @@ impl RunConfig {
     /// settings as sorted `key = value` lines.
     pub fn canonical(&self, task: &dyn Task) -> String {
         let d = default_imp(task, self.preset);
-        let defaults = task.defaults(self.preset).hparams;
         let mut lines = BTreeMap::new();
         let mut put = |key: String, value: String| {
             lines.insert(key, value);
@@ -202,10 +223,8 @@ impl RunConfig {
                 put(format!("imp.roles.{}", role.as_str()), rule);
             }
         }
-        for (key, value) in &self.hparams {
-            if defaults.get(key) != Some(value) {
-                put(format!("hparams.{key}"), value.to_string());
-            }
+        for (key, value) in non_default_hparams(task, self.preset, &self.hparams) {
+            put(key, value);
         }
         let mut text = format!("task = \"{}\"\npreset = \"{}\"\n", self.task, self.preset.as_str());
         for (k, v) in lines {

@@ -4,7 +4,9 @@
 //!
 //! - [`run`]: the IMP driver (levels, controls, replicates, resume), built on [`train`] (one
 //!   ticket's training with masks and checkpoints), [`prune`], [`mask`] and [`optim`];
-//!   [`tickets`]: the registry of ticket kinds (how each gets its mask and initial weights).
+//!   [`tickets`]: the registries of ticket kinds (how each gets its mask and initial weights).
+//! - [`transfer`]: a finished run's tickets trained on another task or optimizer, against
+//!   random tickets and the target's own winning ticket.
 //! - [`config`]: resolved settings, validated before anything is written, and the run's identity.
 //! - [`checkpoint`]: tensor files and a ticket's checkpoint; [`seeds`]: a replicate's seeds;
 //!   [`device`]: `--device`; [`progress`]: progress bars or log lines.
@@ -12,6 +14,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod device;
+mod folder;
 pub mod malloc;
 pub mod mask;
 pub mod optim;
@@ -21,6 +24,7 @@ pub mod run;
 pub mod seeds;
 pub mod tickets;
 pub mod train;
+pub mod transfer;
 
 use std::path::PathBuf;
 
@@ -54,6 +58,14 @@ pub enum EngineError {
     NoSuchDevice { index: usize, count: usize },
     #[error("{dir} holds a different run: {}; use another --out, or remove that folder", differences.join("; "))]
     DifferentRun { dir: PathBuf, differences: Vec<String> },
+    #[error("--target-run {dir}: {reason}")]
+    TargetRun { dir: PathBuf, reason: String },
+    #[error("{dir} cannot be a transfer source: {reason}")]
+    TransferSource { dir: PathBuf, reason: String },
+    #[error("the source run {dir} does not fit {task}: {reason}; transfer between tasks whose networks differ at most in the shapes of their input and output layers")]
+    ArchitectureMismatch { dir: PathBuf, task: String, reason: String },
+    #[error("--levels {asked}: the source run has levels {}; use all or some of those", available.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(","))]
+    NoSuchLevel { asked: String, available: Vec<u32> },
     #[error(transparent)]
     Task(#[from] TaskError),
     #[error(transparent)]
@@ -89,7 +101,11 @@ impl EngineError {
             | EngineError::Replicates { .. }
             | EngineError::UnknownTicketKind { .. }
             | EngineError::NoSuchDevice { .. }
-            | EngineError::DifferentRun { .. } => true,
+            | EngineError::DifferentRun { .. }
+            | EngineError::TargetRun { .. }
+            | EngineError::TransferSource { .. }
+            | EngineError::ArchitectureMismatch { .. }
+            | EngineError::NoSuchLevel { .. } => true,
             EngineError::Task(e) => e.is_usage(),
             _ => false,
         }

@@ -6,20 +6,23 @@
 //! budget. Only then is the folder made, locked and `config.toml` written, so a refused request
 //! leaves nothing behind.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use tch::{nn, Device};
 
-use lottery_results::{comparison_table, curves_table, write_atomic, MetricSpec, RunLayout, TicketKind, TicketLayout, TicketResult};
+use lottery_results::{comparison_table, curves_table, write_atomic, MetricSpec, RunLayout, TicketKind, TicketResult};
 use lottery_task::{Problem, Task, TaskEnv, Training};
 
 use crate::config::RunConfig;
+use crate::folder::{self, TicketJob, TicketTrainer};
 use crate::mask::Mask;
 use crate::progress::Reporter;
 use crate::prune::{self, Schedule};
 use crate::seeds::ReplicateSeeds;
 use crate::tickets::{Level, TicketSource, TicketSources, Winning};
-use crate::train::{self, Init, TicketSpec};
+use crate::train::Init;
 use crate::EngineError;
 
 /// The metrics the comparison reports for a task: `test_m` and `test_m@val` for each metric.
@@ -43,7 +46,8 @@ pub struct Plan {
     pub end: u64,
 }
 
-fn plan(config: &RunConfig, problem: &dyn Problem, training: &Training) -> Result<Plan, EngineError> {
+/// The iteration a ticket trains to, once the budget and evaluation interval are checked.
+pub(crate) fn budget(training: &Training) -> Result<u64, EngineError> {
     let per_epoch = training.iterations_per_epoch;
     let end = training.steps.iterations(per_epoch);
     if end == 0 {
@@ -52,6 +56,12 @@ fn plan(config: &RunConfig, problem: &dyn Problem, training: &Training) -> Resul
     if training.eval_every.iterations(per_epoch) == 0 {
         return Err(EngineError::NoEvaluation { every: training.eval_every, per_epoch });
     }
+    Ok(end)
+}
+
+fn plan(config: &RunConfig, problem: &dyn Problem, training: &Training) -> Result<Plan, EngineError> {
+    let per_epoch = training.iterations_per_epoch;
+    let end = budget(training)?;
     let rewind = config.imp.rewind.iterations(per_epoch);
     if rewind >= end {
         return Err(EngineError::RewindTooLate { rewind: config.imp.rewind, at: rewind, end, steps: training.steps, per_epoch });
@@ -131,35 +141,12 @@ struct OnDisk<'a> {
     replicate_seeds: Vec<ReplicateSeeds>,
 }
 
-/// The keys of the resolved settings (`task`, `preset`, `imp.*`, `hparams.*`) whose values in
-/// `old` (a folder's `config.toml`) differ from `new`. Keys only one side has are skipped: an
-/// option added later with its default does not make an old run another run.
-fn differing_settings(old: &toml::Table, new: &toml::Table) -> Vec<String> {
-    let mut out = vec![];
-    for key in ["task", "preset"] {
-        if let (Some(a), Some(b)) = (old.get(key), new.get(key)) {
-            if a != b {
-                out.push(format!("{key}: the folder has {a}, this run {b}"));
-            }
-        }
-    }
-    for section in ["imp", "hparams"] {
-        let (Some(a), Some(b)) = (old.get(section).and_then(|v| v.as_table()), new.get(section).and_then(|v| v.as_table())) else { continue };
-        for (key, va) in a {
-            if let Some(vb) = b.get(key) {
-                if va != vb {
-                    out.push(format!("{section}.{key}: the folder has {va}, this run {vb}"));
-                }
-            }
-        }
-    }
-    out
-}
+/// Keys of `config.toml` that may change between invocations of one run.
+const INVOCATION_KEYS: [&str; 6] = ["identity", "device", "replicates", "controls", "inputs", "replicate_seeds"];
 
 /// Checks that the folder's `config.toml`, if any, holds the same run, and writes the current one
 /// (replicates and controls are the union of the folder's and this invocation's).
 fn write_or_check_config(layout: &RunLayout, config: &RunConfig, canonical: &str, device: Device, inputs: BTreeMap<String, String>) -> Result<(), EngineError> {
-    let path = layout.config();
     let mut merged = config.clone();
     let render = |config: &RunConfig| {
         let on_disk = OnDisk {
@@ -171,45 +158,23 @@ fn write_or_check_config(layout: &RunLayout, config: &RunConfig, canonical: &str
         };
         toml::to_string(&on_disk).expect("a resolved config serializes")
     };
-    if path.exists() {
-        let text = std::fs::read_to_string(&path).map_err(EngineError::io(&path))?;
-        let old: toml::Table = text.parse().map_err(|e: toml::de::Error| EngineError::Corrupt {
-            path: path.clone(),
-            reason: e.message().to_string(),
-            remedy: "delete it: the next run writes it again from its settings".into(),
-        })?;
+    if let Some(old) = folder::read_config(layout)? {
         let new: toml::Table = render(config).parse().expect("rendered TOML parses");
-        let mut differences = differing_settings(&old, &new);
-        if differences.is_empty() && old.get("identity").and_then(|v| v.as_str()) != Some(canonical) {
-            differences.push("its identity (the non-default settings) differs from this run's".into());
-        }
-        if !differences.is_empty() {
-            return Err(EngineError::DifferentRun { dir: layout.root().to_path_buf(), differences });
-        }
-        if let Some(n) = old.get("replicates").and_then(|v| v.as_integer()) {
-            merged.replicates = merged.replicates.max(n.clamp(0, u32::MAX as i64) as u32);
-        }
-        if let Some(kinds) = old.get("controls").and_then(|v| v.as_array()) {
-            for kind in kinds.iter().filter_map(|v| v.as_str()).map(|s| TicketKind::from(s.to_string())) {
-                if !merged.controls.contains(&kind) {
-                    merged.controls.push(kind);
-                }
-            }
-        }
+        folder::check_same_run(layout, &old, &new, canonical, &INVOCATION_KEYS)?;
+        folder::accumulate(&old, &mut merged.replicates, &mut merged.controls);
     }
     let mut text = render(&merged);
     text.insert_str(0, "# Resolved configuration of this run. `identity` is the text its folder name hashes.\n");
-    write_atomic(&path, text.as_bytes())?;
+    write_atomic(layout.config(), text.as_bytes())?;
     Ok(())
 }
 
 /// Writes the curves and comparison tables from every finished ticket in the run folder; `kinds`
-/// (the registry's, `winning` first) order the rows and give the controls' columns.
+/// (the registry's, the subject first) order the rows and give the controls' columns.
 pub fn write_tables(layout: &RunLayout, metrics: &[MetricSpec], kinds: &[TicketKind]) -> Result<Vec<TicketResult>, EngineError> {
     let results = layout.finished(kinds)?;
-    let controls: Vec<TicketKind> = kinds.iter().filter(|k| !k.is_winning()).cloned().collect();
     curves_table(&results).write(layout.root(), "curves")?;
-    comparison_table(&results, metrics, &controls).write(layout.root(), "comparison")?;
+    comparison_table(&results, metrics, &kinds[0], &kinds[1..]).write(layout.root(), "comparison")?;
     Ok(results)
 }
 
@@ -249,10 +214,7 @@ impl<'a> Run<'a> {
         let plan = plan(config, problem.as_ref(), training)?;
         let canonical = config.canonical(self.task);
 
-        std::fs::create_dir_all(&self.dir).map_err(EngineError::io(&self.dir))?;
-        let _lock = lottery_results::RunLock::acquire(&self.dir)??;
-        // Safe now that this process is the folder's only writer.
-        lottery_results::remove_stale_temporaries(&self.dir);
+        let _lock = folder::open(&self.dir)?;
         write_or_check_config(&layout, config, &canonical, self.env.device, problem.inputs().into_iter().collect())?;
         for (name, bytes) in problem.artifacts() {
             write_atomic(self.dir.join(name), &bytes)?;
@@ -277,85 +239,64 @@ impl<'a> Run<'a> {
         ));
         reporter.note(&format!("results: {}", self.dir.display()));
 
+        let rewind_remedy = |rep: u32| {
+            let dense = layout.ticket(rep, 0, &TicketKind::WINNING);
+            format!("delete it and the folder {} to train the dense network again, which writes it again (later levels are kept)", dense.dir().display())
+        };
         // Tables are rewritten only when this invocation finished a ticket (or they are missing),
         // so a rerun that fails early never rewrites them.
-        let trained = std::cell::Cell::new(false);
+        let trainer = TicketTrainer {
+            problem: problem.as_ref(),
+            training,
+            metrics: &metrics,
+            device: self.env.device,
+            layout: &layout,
+            reporter: &reporter,
+            end: plan.end,
+            rewind_remedy: &rewind_remedy,
+            trained: Cell::new(false),
+        };
         for level in 0..=levels {
             for rep in 0..config.replicates {
                 let seeds = ReplicateSeeds::new(config.imp.seed, rep);
                 let rewind_path = layout.rewind(rep);
-                let mask = self.level_mask(&layout, &plan, rep, level)?;
-                let ticket = |kind: TicketKind, mask: &Mask, init: Init<'_>, start: u64, snapshot: Option<(u64, std::path::PathBuf)>| {
-                    let spec = TicketSpec {
-                        ticket: layout.ticket(rep, level, &kind),
-                        kind,
-                        replicate: rep,
-                        level,
-                        mask,
-                        init,
-                        data_seed: seeds.data,
-                        seeds: seeds.as_map(),
-                        start,
-                        end: plan.end,
-                        snapshot,
-                    };
-                    let fresh = !spec.ticket.result().exists();
-                    let r = train::train_ticket(problem.as_ref(), training, &metrics, self.env.device, spec, &reporter)
-                        .map_err(|e| self.explain(e, &layout, rep))?;
-                    trained.set(trained.get() || fresh);
-                    reporter.ticket_done(&describe(&r, &metrics));
-                    Ok::<_, EngineError>(r)
+                let mask = self.level_mask(&trainer, &plan, rep, level)?;
+                let job = |kind: TicketKind, init: Init, start: u64, snapshot: Option<(u64, PathBuf)>| TicketJob {
+                    kind,
+                    replicate: rep,
+                    level,
+                    seeds: &seeds,
+                    mask: &mask,
+                    init,
+                    start,
+                    snapshot,
                 };
                 if level == 0 {
                     // The dense network: fresh weights, no mask, the rewind snapshot on the way.
-                    ticket(TicketKind::WINNING, &mask, Init::Fresh(seeds.init), 0, Some((plan.rewind, rewind_path)))?;
+                    trainer.train(job(TicketKind::WINNING, Init::Fresh(seeds.init), 0, Some((plan.rewind, rewind_path.clone()))))?;
                     continue;
                 }
-                let at = Level { layout: &layout, replicate: rep, level, imp_mask: &mask, seeds: &seeds, rewind: &rewind_path };
+                let at = Level { layout: &layout, replicate: rep, level, mask: &mask, seeds: &seeds, rewind: &rewind_path };
                 for source in std::iter::once(&Winning as &dyn TicketSource).chain(controls.iter().copied()) {
-                    let made = source.ticket(&at).map_err(|e| self.explain(e, &layout, rep))?;
-                    ticket(source.kind(), &made.mask, made.init, plan.rewind, None)?;
+                    let made = source.ticket(&at).map_err(|e| trainer.explain(e, rep))?;
+                    trainer.train(TicketJob { mask: &made.mask, ..job(source.kind(), made.init, plan.rewind, None) })?;
                 }
             }
-            if trained.get() {
+            if trainer.trained.get() {
                 write_tables(&layout, &comparison, &kinds)?;
             }
         }
         reporter.finish();
-        let missing = lottery_results::TABLES.iter().any(|t| ["arrow", "csv"].iter().any(|ext| !layout.table(t, ext).is_file()));
-        if trained.get() || missing {
+        if trainer.trained.get() || folder::tables_missing(&layout, &lottery_results::TABLES) {
             return write_tables(&layout, &comparison, &kinds);
         }
         Ok(layout.finished(&kinds)?)
     }
 
-    /// Replaces the remedy of an unreadable file the engine knows how to recompute with the
-    /// steps that recompute it, so following the message works.
-    fn explain(&self, e: EngineError, layout: &RunLayout, rep: u32) -> EngineError {
-        let path = match &e {
-            EngineError::Corrupt { path, .. } | EngineError::Io { path, .. } => path.clone(),
-            _ => return e,
-        };
-        if path == layout.rewind(rep) {
-            let dense = layout.ticket(rep, 0, &TicketKind::WINNING);
-            return e.remedy(format!(
-                "delete it and the folder {} to train the dense network again, which writes it again (later levels are kept)",
-                dense.dir().display()
-            ));
-        }
-        let ticket = TicketLayout::at(path.parent().unwrap_or(&path));
-        if ticket.is_checkpoint_file(&path) {
-            return e.remedy(format!("delete {} to restart this ticket from its beginning", ticket.checkpoint().display()));
-        }
-        if path == ticket.final_weights() || path == ticket.result() {
-            return e.remedy(format!("delete the folder {} to train that ticket again", ticket.dir().display()));
-        }
-        e
-    }
-
     /// The IMP mask of a level: dense at level 0; otherwise loaded (and checked against the
     /// schedule), or computed once from the previous level's trained winning ticket and saved.
-    fn level_mask(&self, layout: &RunLayout, plan: &Plan, rep: u32, level: u32) -> Result<Mask, EngineError> {
+    fn level_mask(&self, trainer: &TicketTrainer<'_>, plan: &Plan, rep: u32, level: u32) -> Result<Mask, EngineError> {
+        let layout = trainer.layout;
         if level == 0 {
             return Ok(Mask::dense(&plan.layers.iter().cloned().collect()));
         }
@@ -367,33 +308,12 @@ impl<'a> Run<'a> {
             check_level_mask(&mask, plan, level).map_err(|reason| EngineError::Mismatch { path: path.clone(), reason, remedy })?;
             return Ok(mask);
         }
-        let previous = self.level_mask(layout, plan, rep, level - 1)?;
+        let previous = self.level_mask(trainer, plan, rep, level - 1)?;
         let weights_path = layout.ticket(rep, level - 1, &TicketKind::WINNING).final_weights();
         let weights: BTreeMap<String, tch::Tensor> =
-            crate::checkpoint::read_safetensors(&weights_path).map_err(|e| self.explain(e, layout, rep))?.into_iter().collect();
+            crate::checkpoint::read_safetensors(&weights_path).map_err(|e| trainer.explain(e, rep))?.into_iter().collect();
         let mask = prune::magnitude_prune(&previous, &weights, &plan.schedule.groups, &plan.schedule.survivors[level as usize])?;
         mask.save(&path)?;
         Ok(mask)
-    }
-}
-
-fn describe(r: &TicketResult, metrics: &[MetricSpec]) -> String {
-    let shown: Vec<String> = metrics
-        .iter()
-        .filter_map(|m| r.metrics.get(&format!("test_{}", m.name)).map(|v| format!("test {} {v:.4}", m.name)))
-        .collect();
-    format!("level {:>2} rep {} {:<7} density {:.4}  {}", r.level, r.replicate, r.ticket.as_str(), r.density, shown.join("  "))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn differing_settings_name_the_keys_and_skip_keys_only_one_side_has() {
-        let old: toml::Table = "task = \"a\"\n[imp]\nrate = 0.2\n[hparams]\nlr = 0.1\nold_key = 1\n".parse().unwrap();
-        let new: toml::Table = "task = \"a\"\n[imp]\nrate = 0.2\n[hparams]\nlr = 0.2\nnew_key = 2\n".parse().unwrap();
-        assert_eq!(differing_settings(&old, &new), vec!["hparams.lr: the folder has 0.1, this run 0.2".to_string()]);
-        assert!(differing_settings(&old, &old).is_empty());
     }
 }

@@ -23,11 +23,11 @@ use crate::seeds::derive;
 use crate::EngineError;
 
 /// Where a ticket's weights come from before masking.
-pub enum Init<'a> {
+pub enum Init {
     /// A fresh initialization from this seed.
     Fresh(u64),
-    /// The weights in this file (the rewind snapshot); `seed` still seeds the construction.
-    Rewound { seed: u64, path: &'a Path },
+    /// The weights in this file (a rewind snapshot); `seed` still seeds the construction.
+    Rewound { seed: u64, path: PathBuf },
 }
 
 /// One ticket to train.
@@ -37,7 +37,7 @@ pub struct TicketSpec<'a> {
     pub level: u32,
     pub ticket: TicketLayout,
     pub mask: &'a Mask,
-    pub init: Init<'a>,
+    pub init: Init,
     pub data_seed: u64,
     pub seeds: BTreeMap<String, u64>,
     pub start: u64,
@@ -163,7 +163,7 @@ pub fn train_ticket(
     let vs = nn::VarStore::new(device);
     let mut net = problem.build(&vs.root(), spec.data_seed)?;
     let vars = sorted_vars(&vs);
-    if let Init::Rewound { path, .. } = spec.init {
+    if let Init::Rewound { path, .. } = &spec.init {
         let saved: BTreeMap<String, Tensor> = read_safetensors(path)?.into_iter().collect();
         load_into(&vars, &saved, path)?;
     }

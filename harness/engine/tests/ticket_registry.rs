@@ -28,7 +28,7 @@ impl TicketSource for RandomTicket {
     }
 
     fn ticket<'a>(&self, level: &Level<'a>) -> Result<Ticket<'a>, EngineError> {
-        let mask = prune::shuffled(level.imp_mask, derive(level.seeds.mask, "random", level.level as u64), level.level);
+        let mask = prune::shuffled(level.mask, derive(level.seeds.mask, "random", level.level as u64), level.level);
         Ok(Ticket { mask: Cow::Owned(mask), init: Init::Fresh(derive(level.seeds.reinit, "random", level.level as u64)) })
     }
 }

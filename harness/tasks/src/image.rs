@@ -76,6 +76,9 @@ struct ImageHparams {
     /// SGD momentum (ignored by Adam).
     momentum: f64,
     weight_decay: f64,
+    /// Step decay: the learning rate is divided by 10 at each of these steps, e.g. `80ep,120ep`
+    /// (empty: constant).
+    lr_milestones: String,
     /// Fraction of the training file held out as validation data (its last examples).
     val_fraction: f64,
     /// Train and evaluate on these classes only, e.g. `0-4` or `5,7,9` (empty: all). Labels keep
@@ -101,6 +104,7 @@ impl ImageTask {
             lr: self.paper_lr,
             momentum: 0.9,
             weight_decay: 0.0,
+            lr_milestones: String::new(),
             // The paper holds out 5,000 training examples (of 60,000 for MNIST, 50,000 for CIFAR).
             val_fraction: if self.dataset == Dataset::Cifar10 { 0.1 } else { 1.0 / 12.0 },
             classes: String::new(),
@@ -166,7 +170,11 @@ impl Task for ImageTask {
                 requirement: format!("it exceeds the {} training examples; use a smaller batch", data.train_n),
             });
         }
-        let optimizer = OptimizerSpec { rule, lr: hp.lr, weight_decay: hp.weight_decay, schedule: LrSchedule::Constant, grad_clip: None };
+        let schedule = match parse_milestones(&hp.lr_milestones, per_epoch as u64)? {
+            None => LrSchedule::Constant,
+            Some(milestones) => LrSchedule::MultiStep { milestones, gamma: 0.1 },
+        };
+        let optimizer = OptimizerSpec { rule, lr: hp.lr, weight_decay: hp.weight_decay, schedule, grad_clip: None };
         Ok(Box::new(ImageProblem {
             arch: self.arch,
             data,
@@ -199,6 +207,17 @@ fn parse_classes(text: &str) -> Result<Option<Vec<u8>>, TaskError> {
     classes.sort_unstable();
     classes.dedup();
     Ok(Some(classes))
+}
+
+/// `80ep,120ep` or `500it` as ascending iterations; empty: no decay.
+fn parse_milestones(text: &str, per_epoch: u64) -> Result<Option<Vec<u64>>, TaskError> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let bad = || hparams::invalid("lr_milestones", text, "use steps separated by commas, like 80ep,120ep or 500it");
+    let mut milestones = text.split(',').map(|s| s.trim().parse::<Step>().map(|s| s.iterations(per_epoch)).map_err(|_| bad())).collect::<Result<Vec<u64>, _>>()?;
+    milestones.sort_unstable();
+    Ok(Some(milestones))
 }
 
 /// Normalized images and labels on the training device.
@@ -359,6 +378,14 @@ pub fn register(registry: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lr_milestones_parse_as_steps_and_bad_ones_name_the_key() {
+        assert_eq!(parse_milestones("", 100).unwrap(), None);
+        assert_eq!(parse_milestones("3ep, 150it", 100).unwrap(), Some(vec![150, 300]));
+        let err = parse_milestones("80ep;120ep", 100).unwrap_err();
+        assert!(err.is_usage() && err.to_string().contains("--set lr_milestones=80ep;120ep"), "{err}");
+    }
 
     #[test]
     fn classes_parse_as_lists_and_ranges_and_bad_ones_name_the_key() {

@@ -6,3 +6,4 @@ pub mod env;
 pub mod list;
 pub mod run;
 pub mod show;
+pub mod transfer;

@@ -1,6 +1,6 @@
 //! `harness run TASK`: resolve the run against the task's preset, then run (or resume) it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
@@ -22,7 +22,7 @@ pub const DEFAULT_OUT: &str = "runs";
 /// found there is still resumed there.
 const OLD_DEFAULT_OUT: &str = "results";
 
-fn preset_parser() -> impl TypedValueParser<Value = Preset> {
+pub fn preset_parser() -> impl TypedValueParser<Value = Preset> {
     PossibleValuesParser::new(Preset::ALL.map(|p| p.as_str())).map(|s| s.parse::<Preset>().expect("a listed preset"))
 }
 
@@ -74,6 +74,13 @@ pub struct RunArgs {
     /// Task hyperparameter (repeatable), e.g. lr=0.001 or steps=2ep.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value, allow_hyphen_values = true)]
     set: Vec<(String, String)>,
+    #[command(flatten)]
+    machine: MachineArgs,
+}
+
+/// Where and how a command that trains runs: shared by `run` and `transfer`.
+#[derive(Args)]
+pub struct MachineArgs {
     /// auto (CUDA when present), cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
@@ -82,7 +89,7 @@ pub struct RunArgs {
     /// Parent folder of run folders [default: runs; a run begun under the old default results/
     /// is resumed there].
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
     /// Folder of Atari ROMs (`<game>.bin`), searched before ALE_ROM_DIR and the ale-py package.
     #[arg(long)]
     rom_dir: Option<PathBuf>,
@@ -92,10 +99,34 @@ pub struct RunArgs {
     threads: Option<u16>,
     /// Plain log lines instead of progress bars.
     #[arg(long)]
-    quiet: bool,
+    pub quiet: bool,
 }
 
-fn parse_key_value(s: &str) -> Result<(String, String), String> {
+impl MachineArgs {
+    /// Sets libtorch's threads and resolves the device into the task's environment.
+    pub fn task_env(&self) -> Result<TaskEnv, CliError> {
+        if let Some(threads) = self.threads {
+            tch::set_num_threads(threads.into());
+        }
+        Ok(TaskEnv { data_dir: self.data_dir.clone(), device: self.device.resolve()?, rom_dir: self.rom_dir.clone() })
+    }
+}
+
+/// Prints the comparison of a finished folder and the paths of its tables.
+pub fn print_outputs(dir: &Path, tables: &[&str]) -> Result<(), CliError> {
+    print!("{}", lottery_results::show::render(dir)?);
+    println!("results: {}", dir.display());
+    let layout = lottery_results::RunLayout::new(dir);
+    for table in tables {
+        for ext in ["arrow", "csv"] {
+            println!("  {}", layout.table(table, ext).display());
+        }
+    }
+    println!("  {}", layout.config().display());
+    Ok(())
+}
+
+pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("`{s}` is not KEY=VALUE")),
@@ -108,11 +139,11 @@ fn parse_layer_rate(s: &str) -> Result<(String, f64), String> {
     Ok((name, rate))
 }
 
-fn parse_seed(s: &str) -> Result<u64, String> {
+pub fn parse_seed(s: &str) -> Result<u64, String> {
     s.parse().map_err(|_| format!("`{s}` is not a seed: seeds are whole numbers from 0 to {}", u64::MAX))
 }
 
-fn parse_replicates(s: &str) -> Result<u32, String> {
+pub fn parse_replicates(s: &str) -> Result<u32, String> {
     let max = lottery_engine::config::MAX_REPLICATES;
     match s.parse::<u64>() {
         Ok(n) if (1..=max as u64).contains(&n) => Ok(n as u32),
@@ -136,14 +167,11 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         replicates: args.replicates,
         controls: args.controls,
     };
-    if let Some(threads) = args.threads {
-        tch::set_num_threads(threads.into());
-    }
     let tickets = TicketSources::builtin();
     let config = RunConfig::resolve(task, args.preset, overrides, &tickets)?;
-    let device = args.device.resolve()?;
+    let env = args.machine.task_env()?;
     let name = config.run_name(task);
-    let dir = match args.out {
+    let dir = match args.machine.out {
         Some(out) => out.join(&name),
         None => {
             let old = PathBuf::from(OLD_DEFAULT_OUT).join(&name);
@@ -155,18 +183,9 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             }
         }
     };
-    let run = Run { dir: dir.clone(), config, task, env: TaskEnv { data_dir: args.data_dir, device, rom_dir: args.rom_dir }, tickets: &tickets };
-    run.execute(args.quiet)?;
-    print!("{}", lottery_results::show::render(&dir)?);
-    println!("results: {}", dir.display());
-    let layout = lottery_results::RunLayout::new(&dir);
-    for table in lottery_results::TABLES {
-        for ext in ["arrow", "csv"] {
-            println!("  {}", layout.table(table, ext).display());
-        }
-    }
-    println!("  {}", layout.config().display());
-    Ok(())
+    let run = Run { dir: dir.clone(), config, task, env, tickets: &tickets };
+    run.execute(args.machine.quiet)?;
+    print_outputs(&dir, &lottery_results::TABLES)
 }
 
 #[cfg(test)]

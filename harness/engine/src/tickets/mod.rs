@@ -5,9 +5,17 @@
 //!
 //! Level 0's `winning` ticket is the dense network (fresh weights, no mask, the rewind snapshot
 //! taken on the way); the sources say what happens at levels 1 and up.
+//!
+//! A registry's first kind is its subject, the others its controls: [`TicketSources::builtin`]
+//! serves `harness run` (subject `winning`), [`TicketSources::transfer`] `harness transfer`
+//! (subject `transferred`: a source run's ticket on another task). The kinds the two share
+//! (`reinit`, `shuffle`) are the same modules: the level's mask is then the transferred one.
 
+mod random;
 mod reinit;
 mod shuffle;
+mod target_winning;
+mod transferred;
 mod winning;
 
 use std::borrow::Cow;
@@ -20,8 +28,11 @@ use crate::seeds::ReplicateSeeds;
 use crate::train::Init;
 use crate::EngineError;
 
+pub use random::Random;
 pub use reinit::Reinit;
 pub use shuffle::Shuffle;
+pub use target_winning::TargetWinning;
+pub use transferred::Transferred;
 pub use winning::Winning;
 
 /// What a ticket source may use to make a ticket at one level of one replicate.
@@ -29,17 +40,19 @@ pub struct Level<'a> {
     pub layout: &'a RunLayout,
     pub replicate: u32,
     pub level: u32,
-    /// The level's IMP mask (from the previous level's trained winning ticket).
-    pub imp_mask: &'a Mask,
+    /// The level's mask: in a run, the IMP mask (from the previous level's trained winning
+    /// ticket); in a transfer, the source run's mask at that level, fitted to the target.
+    pub mask: &'a Mask,
     pub seeds: &'a ReplicateSeeds,
-    /// All variables at the rewind step of the replicate's dense run.
+    /// All variables at the rewind step: of the replicate's dense run, or in a transfer, the
+    /// source's rewound weights fitted to the target network.
     pub rewind: &'a Path,
 }
 
 /// A ticket's mask and where its initial weights come from.
 pub struct Ticket<'a> {
     pub mask: Cow<'a, Mask>,
-    pub init: Init<'a>,
+    pub init: Init,
 }
 
 /// One kind of ticket.
@@ -52,15 +65,26 @@ pub trait TicketSource: Send + Sync {
     fn ticket<'a>(&self, level: &Level<'a>) -> Result<Ticket<'a>, EngineError>;
 }
 
-/// The ticket kinds a run can train, `winning` first.
+/// The ticket kinds a run can train, the subject first.
 pub struct TicketSources {
     sources: Vec<Box<dyn TicketSource>>,
 }
 
 impl TicketSources {
-    /// `winning`, `reinit`, `shuffle`.
+    /// `harness run`'s: `winning`, `reinit`, `shuffle`.
     pub fn builtin() -> Self {
         TicketSources { sources: vec![Box::new(Winning), Box::new(Reinit), Box::new(Shuffle)] }
+    }
+
+    /// `harness transfer`'s: `transferred`, `reinit`, `shuffle`, `random`; `target_winning` is
+    /// registered when a target run is given (it needs that run's folder).
+    pub fn transfer() -> Self {
+        TicketSources { sources: vec![Box::new(Transferred), Box::new(Reinit), Box::new(Shuffle), Box::new(Random)] }
+    }
+
+    /// The kind the others are compared with: `winning` or `transferred`.
+    pub fn subject(&self) -> TicketKind {
+        self.sources[0].kind()
     }
 
     /// Adds a kind after the others. Panics on a duplicate name: two sources claiming one name
@@ -75,10 +99,11 @@ impl TicketSources {
         self.sources.iter().map(|s| s.kind()).collect()
     }
 
-    /// The kinds besides `winning`: the controls.
+    /// The kinds besides the subject: the controls.
     pub fn controls(&self) -> Vec<TicketKind> {
-        self.kinds().into_iter().filter(|k| !k.is_winning()).collect()
+        self.kinds().into_iter().skip(1).collect()
     }
+
 
     pub fn get(&self, kind: &TicketKind) -> Option<&dyn TicketSource> {
         self.sources.iter().find(|s| &s.kind() == kind).map(|s| s.as_ref())

@@ -1,4 +1,4 @@
-//! `reinit`: the IMP mask with a fresh initialization (a recorded seed per level).
+//! `reinit`: the level's mask with a fresh initialization (a recorded seed per level).
 
 use std::borrow::Cow;
 
@@ -11,17 +11,21 @@ use crate::EngineError;
 
 pub struct Reinit;
 
+/// The seed of a level's fresh initial weights.
+pub(super) fn fresh_seed(level: &Level<'_>) -> u64 {
+    derive(level.seeds.reinit, "level", level.level as u64)
+}
+
 impl TicketSource for Reinit {
     fn kind(&self) -> TicketKind {
         TicketKind::REINIT
     }
 
     fn description(&self) -> &'static str {
-        "the IMP mask with fresh initial weights"
+        "the level's mask with fresh initial weights"
     }
 
     fn ticket<'a>(&self, level: &Level<'a>) -> Result<Ticket<'a>, EngineError> {
-        let seed = derive(level.seeds.reinit, "level", level.level as u64);
-        Ok(Ticket { mask: Cow::Borrowed(level.imp_mask), init: Init::Fresh(seed) })
+        Ok(Ticket { mask: Cow::Borrowed(level.mask), init: Init::Fresh(fresh_seed(level)) })
     }
 }

@@ -20,6 +20,6 @@ impl TicketSource for Winning {
     }
 
     fn ticket<'a>(&self, level: &Level<'a>) -> Result<Ticket<'a>, EngineError> {
-        Ok(Ticket { mask: Cow::Borrowed(level.imp_mask), init: Init::Rewound { seed: level.seeds.init, path: level.rewind } })
+        Ok(Ticket { mask: Cow::Borrowed(level.mask), init: Init::Rewound { seed: level.seeds.init, path: level.rewind.to_path_buf() } })
     }
 }
