@@ -97,6 +97,49 @@ print(t.schema.field("transferred_minus_target_winning").type)
     if let Some(out) = python(script, &[&dir.join("transfer.arrow"), &table]) {
         assert_eq!(out.trim(), "double");
     }
+
+    // The reverse transfer (5-9 -> 0-4) at two levels, then both in one matrix.
+    let reverse = run_ok(&[
+        "transfer", target.to_str().unwrap(), "--to", "image/mnist-lenet", "--set", "classes=0-4", "--levels", "0,2", "--controls", "random",
+        "--device", "cpu", "--quiet", "--data-dir", data, "--out", out.path().to_str().unwrap(),
+    ]);
+    let reverse = PathBuf::from(String::from_utf8(reverse.stdout).unwrap().lines().find_map(|l| l.strip_prefix("results: ")).unwrap().to_string());
+    let matrix = out.path().join("matrix");
+    run_ok(&["transfer-matrix", dir.to_str().unwrap(), reverse.to_str().unwrap(), "--out", matrix.to_str().unwrap()]);
+    let rows = csv_rows(&matrix.join("matrix.csv"));
+    assert_eq!(rows.len(), 16 + 2 * 4);
+    let forward = &rows[0];
+    assert_eq!(
+        [&forward["source_settings"], &forward["target_settings"], &forward["source_optimizer"], &forward["target_optimizer"]],
+        ["classes=0-4 prune=0.36", "classes=5-9", "adam", "adam"]
+    );
+    assert_eq!(rows[16]["source_settings"], "classes=5-9 prune=0.36");
+    assert!(rows[16..].iter().all(|r| r["target_winning_mean"].is_empty() && r["transfer_run"] == reverse.file_name().unwrap().to_str().unwrap()));
+    let figures = matrix.join("figures");
+    for target in ["classes=5-9", "classes=0-4"] {
+        let stem = figures.join(format!("image-mnist-lenet-{target}-test_accuracy"));
+        let png = std::fs::read(stem.with_extension("png")).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert_eq!((u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap())), (900, 600));
+        let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+        assert!(svg.contains("random ticket (random mask, fresh weights)"), "{target}");
+        let reference = svg.contains("the target&apos;s own winning ticket") || svg.contains("the target's own winning ticket");
+        assert_eq!(reference, target == "classes=5-9", "only the forward transfer has a target run");
+    }
+    let svg = std::fs::read_to_string(figures.join("image-mnist-lenet-classes=5-9-test_accuracy.svg")).unwrap();
+    assert!(svg.contains("ticket of image/mnist-lenet classes=0-4 prune=0.36"), "the source's line is labeled");
+    let script = r#"
+import sys, pyarrow.ipc as ipc
+t = ipc.open_file(sys.argv[1]).read_all()
+print(t.num_rows, t.schema.field("level").type, t.schema.field("transferred_minus_random").type, t.column("source_task")[0])
+"#;
+    if let Some(out) = python(script, &[&matrix.join("matrix.arrow")]) {
+        assert_eq!(out.trim(), "24 uint32 double image/mnist-lenet");
+    }
+
+    let no_matrix = out.path().join("refused");
+    refused(&["transfer-matrix", target.to_str().unwrap(), "--out", no_matrix.to_str().unwrap()], 2, &["is not a transfer folder"], out.path());
+    refused(&["transfer-matrix", dir.to_str().unwrap(), "--out", no_matrix.to_str().unwrap(), "--metric", "bleu"], 2, &["--metric bleu", "test_accuracy@val"], out.path());
 }
 
 #[test]

@@ -5,12 +5,15 @@
 //! This crate knows nothing about tensors or tasks: the engine hands it finished ticket results
 //! ([`TicketResult`]) and it turns them into tables. What only reads run folders ([`show`], and
 //! the commands that summarize many runs) depends on this crate alone, not on libtorch.
-//! [`RunLayout`] is the folder's layout; [`RunLock`] its one-writer lock.
+//! [`RunLayout`] is the folder's layout; [`RunLock`] its one-writer lock. [`matrix`] gathers
+//! transfer folders into one table and [`plot`] draws figures.
 
 mod atomic;
 mod comparison;
 mod layout;
 mod lock;
+pub mod matrix;
+pub mod plot;
 mod run_id;
 pub mod show;
 mod table;
@@ -37,11 +40,15 @@ pub enum ResultsError {
     Corrupt { path: std::path::PathBuf, reason: String, remedy: String },
     #[error("{dir} has no {file}: give the folder of a run (under --out, default runs/) that has finished at least one level")]
     NotARun { dir: std::path::PathBuf, file: &'static str },
+    #[error("{dir} is not a transfer folder (it has no transfer.csv or no config.toml naming a source): give folders made by `harness transfer`")]
+    NotATransfer { dir: std::path::PathBuf },
+    #[error("cannot draw {path}: {reason}")]
+    Plot { path: std::path::PathBuf, reason: String },
 }
 
 impl ResultsError {
     /// Whether the user pointed at the wrong thing (exit status 2) rather than a failure (1).
     pub fn is_usage(&self) -> bool {
-        matches!(self, ResultsError::NotARun { .. })
+        matches!(self, ResultsError::NotARun { .. } | ResultsError::NotATransfer { .. })
     }
 }

@@ -28,6 +28,9 @@ enum Command {
     /// Train a run's tickets on another task, dataset or optimizer, against random tickets and
     /// the target's own winning ticket (Morcos et al. 2019).
     Transfer(Box<commands::transfer::TransferArgs>),
+    /// Gather transfer folders into one table (matrix.arrow, matrix.csv) and draw, per target,
+    /// each source's ticket against the target's own and the random ticket (PNG and SVG).
+    TransferMatrix(commands::transfer_matrix::MatrixArgs),
     /// Print the comparison table of a run or transfer folder.
     Show(commands::show::ShowArgs),
     /// Environments: inspect them.
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::List(args) => commands::list::list(args),
         Command::Run(args) => commands::run::run(*args),
         Command::Transfer(args) => commands::transfer::transfer(*args),
+        Command::TransferMatrix(args) => commands::transfer_matrix::transfer_matrix(args),
         Command::Show(args) => commands::show::show(args),
         Command::Env { command } => commands::env::env(command),
         Command::Data { command } => commands::data::data(command),

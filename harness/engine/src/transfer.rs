@@ -64,6 +64,10 @@ pub struct SourceRun {
     pub name: String,
     /// Replicates 0..n with rewound weights on disk.
     pub replicates: u32,
+    /// Its identity text (its non-default settings) and resolved hyperparameters, recorded in
+    /// the transfer's config so tables over many transfers can name the source.
+    pub identity: String,
+    pub hparams: toml::Table,
     layout: RunLayout,
 }
 
@@ -84,7 +88,8 @@ impl SourceRun {
             return Err(refuse(format!("{} is missing: its dense level has not passed the rewind point; let the run go on", layout.rewind(0).display())));
         }
         let name = format!("{}-{}", task.replace('/', "-"), run_id(&identity));
-        Ok(SourceRun { dir: dir.to_path_buf(), task, preset, name, replicates, layout })
+        let hparams = config.get("hparams").and_then(|v| v.as_table()).cloned().unwrap_or_default();
+        Ok(SourceRun { dir: dir.to_path_buf(), task, preset, name, replicates, identity, hparams, layout })
     }
 
     /// The levels whose masks replicates 0..`replicates` all have: 0 (dense), then 1, 2, ...
@@ -115,6 +120,8 @@ pub struct TransferConfig {
     /// The source run's name (task and identity hash).
     pub source: String,
     pub source_task: String,
+    /// The source run's identity text.
+    pub source_identity: String,
     /// The target task.
     pub task: String,
     pub preset: Preset,
@@ -131,6 +138,8 @@ pub struct TransferConfig {
     /// Not part of the identity. Always contains `transferred`.
     pub controls: Vec<TicketKind>,
     pub hparams: toml::Table,
+    /// The source run's resolved hyperparameters.
+    pub source_hparams: toml::Table,
 }
 
 fn run_name_of(dir: &Path) -> Result<(String, String), EngineError> {
@@ -209,6 +218,7 @@ impl TransferConfig {
         Ok(TransferConfig {
             source: source.name.clone(),
             source_task: source.task.clone(),
+            source_identity: source.identity.clone(),
             task: task.name().to_string(),
             preset,
             seed: r.seed.unwrap_or(0),
@@ -217,6 +227,7 @@ impl TransferConfig {
             levels,
             controls,
             hparams,
+            source_hparams: source.hparams.clone(),
         })
     }
 
@@ -588,7 +599,16 @@ mod tests {
         ]));
         std::fs::create_dir_all(layout.level(0, 1)).unwrap();
         source_mask.save(&layout.level_mask(0, 1)).unwrap();
-        let source = SourceRun { dir: dir.path().into(), task: "t".into(), preset: Preset::Smoke, name: "t-0".into(), replicates: 1, layout };
+        let source = SourceRun {
+            dir: dir.path().into(),
+            task: "t".into(),
+            preset: Preset::Smoke,
+            name: "t-0".into(),
+            replicates: 1,
+            identity: String::new(),
+            hparams: Default::default(),
+            layout,
+        };
         let seeds = ReplicateSeeds::new(0, 0);
         let mask = fit.mask(&source, 0, 1, &seeds).unwrap();
         let density = |m: &Tensor| m.mean(tch::Kind::Float).double_value(&[]);

@@ -7,3 +7,4 @@ pub mod list;
 pub mod run;
 pub mod show;
 pub mod transfer;
+pub mod transfer_matrix;
