@@ -39,17 +39,18 @@ pub struct ImageSplits {
     pub test: ImageSplit,
 }
 
-/// The number of classes of every image dataset the loaders read (MNIST, Fashion-MNIST,
-/// CIFAR-10): a label outside `0..CLASSES` is a corrupt file, refused where it is read.
+/// The number of classes of the ten-class image datasets (MNIST, Fashion-MNIST, CIFAR-10): a
+/// label outside `0..CLASSES` is a corrupt file, refused where it is read.
 pub const CLASSES: u8 = 10;
 
-/// Refuses a split that cannot be trained on or scored: no examples, or a label out of range.
-pub(crate) fn check_split(split: &ImageSplit, path: &Path, format: &'static str) -> Result<(), DataError> {
+/// Refuses a split that cannot be trained on or scored: no examples, or a label outside
+/// `0..classes`.
+pub(crate) fn check_split(split: &ImageSplit, path: &Path, format: &'static str, classes: u8) -> Result<(), DataError> {
     if split.n == 0 {
         return Err(DataError::Format { path: path.to_path_buf(), format, reason: "it holds no examples (an empty split can be neither trained on nor scored)".into() });
     }
-    if let Some((i, &label)) = split.labels.iter().enumerate().find(|(_, &l)| l >= CLASSES) {
-        return Err(DataError::Format { path: path.to_path_buf(), format, reason: format!("label {label} of example {i} is outside 0..{CLASSES}") });
+    if let Some((i, &label)) = split.labels.iter().enumerate().find(|(_, &l)| l >= classes) {
+        return Err(DataError::Format { path: path.to_path_buf(), format, reason: format!("label {label} of example {i} is outside 0..{classes}") });
     }
     Ok(())
 }
@@ -97,9 +98,9 @@ fn load_idx_split(dataset: &str, data_dir: &Path, prefix: &str) -> Result<ImageS
         labels: labels.data,
     };
     if split.n == 0 {
-        check_split(&split, &images_path, "IDX image")?;
+        check_split(&split, &images_path, "IDX image", CLASSES)?;
     }
-    check_split(&split, &labels_path, "IDX label")?;
+    check_split(&split, &labels_path, "IDX label", CLASSES)?;
     Ok(split)
 }
 

@@ -14,7 +14,7 @@ mod image;
 mod sources;
 mod text;
 
-pub use cifar::{load_cifar10, read_cifar_batch, write_cifar_batch};
+pub use cifar::{load_cifar10, load_cifar100, read_cifar100_file, read_cifar_batch, write_cifar100_file, write_cifar_batch, CIFAR100_CLASSES};
 pub use fetch::{fetch, sha256_file, unpack_zip_strip_top, FetchReport};
 pub use idx::{read_idx, write_idx_gz, IdxArray};
 pub use image::{load_mnist_like, ImageSplit, ImageSplits, CLASSES};

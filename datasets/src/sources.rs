@@ -73,6 +73,18 @@ pub const SOURCES: &[Source] = &[
         }],
     },
     Source {
+        name: "cifar100",
+        folder: "cifar100",
+        description: "CIFAR-100 (Krizhevsky), binary version, 100 fine classes, 50k train / 10k test",
+        files: &[RemoteFile {
+            name: "cifar-100-binary.tar.gz",
+            url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+            // The SHA-256 TensorFlow Datasets records for this URL (its CIFAR-10 entry equals ours).
+            sha256: "58a81ae192c23a4be8b1804d68e518ed807d710a4eb253b1f2a199162a40d8ec",
+            unpack: Unpack::TarGz,
+        }],
+    },
+    Source {
         name: "ptb",
         folder: "ptb",
         description: "Penn Treebank, Mikolov's language-modeling version, 10k words; 930k / 74k / 82k tokens",

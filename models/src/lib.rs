@@ -7,11 +7,15 @@ mod atari_cnn;
 mod conv;
 mod lenet;
 mod lstm_lm;
+mod resnet;
 mod transformer;
+mod vgg;
 
 pub use actor_critic::ActorCritic;
 pub use atari_cnn::{AtariActorCritic, AtariArch};
 pub use conv::ConvNet;
+pub use resnet::CifarResnet;
+pub use vgg::Vgg;
 pub use lenet::Lenet;
 pub use transformer::{DecoderCache, Specials, Transformer, TransformerConfig};
 pub use lstm_lm::{stream_nll, LstmLm, LstmLmConfig, LstmState, StreamNll};

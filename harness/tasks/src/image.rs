@@ -1,5 +1,7 @@
 //! Image classification: LeNet-300-100 on MNIST and Fashion-MNIST, Conv-2/4/6 on CIFAR-10, with
-//! the settings of Frankle & Carbin (2019), "The Lottery Ticket Hypothesis".
+//! the settings of Frankle & Carbin (2019), "The Lottery Ticket Hypothesis"; and VGG-19 and
+//! ResNet-20 on MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 at one 32x32x3 input, the setting of
+//! Morcos et al. (2019), "One ticket to win them all", where tickets move between datasets.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
-use lottery_datasets::{load_cifar10, load_mnist_like, ImageSplit, CLASSES};
-use lottery_models::{Classifier, ConvNet, Lenet};
+use lottery_datasets::{load_cifar10, load_cifar100, load_mnist_like, ImageSplit, CIFAR100_CLASSES, CLASSES};
+use lottery_models::{CifarResnet, Classifier, ConvNet, Lenet, Vgg};
 use lottery_results::{Direction, MetricSpec, TicketKind};
 use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
 use lottery_task::seeds::{derive, Rng};
@@ -20,6 +22,7 @@ enum Dataset {
     Mnist,
     FashionMnist,
     Cifar10,
+    Cifar100,
 }
 
 impl Dataset {
@@ -28,7 +31,17 @@ impl Dataset {
             Dataset::Mnist => "mnist",
             Dataset::FashionMnist => "fashion-mnist",
             Dataset::Cifar10 => "cifar10",
+            Dataset::Cifar100 => "cifar100",
         }
+    }
+
+    fn classes(self) -> u8 {
+        if self == Dataset::Cifar100 { CIFAR100_CLASSES } else { CLASSES }
+    }
+
+    /// Whether a mirrored image is still an image of its class (not for digits).
+    fn flips(self) -> bool {
+        matches!(self, Dataset::Cifar10 | Dataset::Cifar100)
     }
 
     /// Per-channel mean and standard deviation of the training images (pixels scaled to 0-1).
@@ -37,6 +50,7 @@ impl Dataset {
             Dataset::Mnist => (&[0.1307], &[0.3081]),
             Dataset::FashionMnist => (&[0.2860], &[0.3530]),
             Dataset::Cifar10 => (&[0.4914, 0.4822, 0.4465], &[0.2470, 0.2435, 0.2616]),
+            Dataset::Cifar100 => (&[0.5071, 0.4865, 0.4409], &[0.2673, 0.2564, 0.2762]),
         }
     }
 }
@@ -46,6 +60,16 @@ enum Arch {
     Lenet300100,
     /// Conv-2, Conv-4 or Conv-6: the number of convolution pairs.
     Conv(usize),
+    Vgg19,
+    Resnet20,
+}
+
+impl Arch {
+    /// The architectures of Morcos et al.: batch norm, 32x32x3 input (digits padded and
+    /// repeated), normalization from the training split, augmentation, SGD with step decay.
+    fn transfer_family(self) -> bool {
+        matches!(self, Arch::Vgg19 | Arch::Resnet20)
+    }
 }
 
 /// One image task: a dataset, an architecture and the paper's training settings.
@@ -81,6 +105,13 @@ struct ImageHparams {
     lr_milestones: String,
     /// Fraction of the training file held out as validation data (its last examples).
     val_fraction: f64,
+    /// VGG-19 and ResNet-20: channels of the first stage (64 and 16 in the paper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    width: Option<i64>,
+    /// VGG-19 and ResNet-20: random crops of the 4-pixel-padded image, and horizontal flips
+    /// where the dataset allows them, seeded from the data seed and the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    augment: Option<bool>,
     /// Train and evaluate on these classes only, e.g. `0-4` or `5,7,9` (empty: all). Labels keep
     /// their values, so the output layer keeps its size and a ticket found on some classes can
     /// be trained on others (class-disjoint transfer).
@@ -89,12 +120,16 @@ struct ImageHparams {
 
 impl ImageTask {
     fn hparams(&self, preset: Preset) -> ImageHparams {
+        if self.arch.transfer_family() {
+            return self.transfer_family_hparams(preset);
+        }
         let (steps, eval_every) = match (preset, self.arch) {
             (Preset::Paper, _) => (Step::iters(self.paper_iterations), Step::iters(1000)),
             (Preset::Quick, Arch::Lenet300100) => (Step::epochs(2), Step::iters(500)),
             (Preset::Quick, Arch::Conv(_)) => (Step::epochs(1), Step::iters(250)),
             (Preset::Smoke, Arch::Lenet300100) => (Step::iters(300), Step::iters(100)),
             (Preset::Smoke, Arch::Conv(_)) => (Step::iters(30), Step::iters(10)),
+            (_, Arch::Vgg19 | Arch::Resnet20) => unreachable!("handled above"),
         };
         ImageHparams {
             steps,
@@ -105,9 +140,50 @@ impl ImageTask {
             momentum: 0.9,
             weight_decay: 0.0,
             lr_milestones: String::new(),
+            width: None,
+            augment: None,
             // The paper holds out 5,000 training examples (of 60,000 for MNIST, 50,000 for CIFAR).
             val_fraction: if self.dataset == Dataset::Cifar10 { 0.1 } else { 1.0 / 12.0 },
             classes: String::new(),
+        }
+    }
+
+    /// `paper`: SGD with momentum 0.9, lr 0.1 divided by 10 at epochs 80 and 120 of 160, weight
+    /// decay 1e-4, batch 128 (ResNet-20, as OpenLTH) or 512 (VGG-19, as Morcos et al.), full
+    /// width. `quick`: half (ResNet) or a quarter (VGG) of the width, 4 epochs. `smoke`: a few
+    /// iterations of a narrow network.
+    fn transfer_family_hparams(&self, preset: Preset) -> ImageHparams {
+        let paper_width = if self.arch == Arch::Vgg19 { 64 } else { 16 };
+        let (steps, eval_every, batch_size, milestones, width) = match preset {
+            Preset::Paper => (Step::epochs(160), Step::epochs(1), if self.arch == Arch::Vgg19 { 512 } else { 128 }, "80ep,120ep", paper_width),
+            Preset::Quick => (Step::epochs(4), Step::epochs(1), 128, "3ep", if self.arch == Arch::Vgg19 { 16 } else { 8 }),
+            Preset::Smoke => (Step::iters(20), Step::iters(10), 32, "", 4),
+        };
+        ImageHparams {
+            steps,
+            eval_every,
+            batch_size,
+            optimizer: "sgd".into(),
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 1e-4,
+            lr_milestones: milestones.into(),
+            val_fraction: 0.1,
+            width: Some(width),
+            augment: Some(true),
+            classes: String::new(),
+        }
+    }
+
+    /// Where survivors are rewound to: late rewinding for the deep networks, which do not train
+    /// from their initialization once sparse (Frankle et al. 2019; Morcos et al. reset to an
+    /// early iteration too).
+    fn rewind(&self, preset: Preset) -> Step {
+        match (self.arch.transfer_family(), preset) {
+            (false, _) => Step::ZERO,
+            (true, Preset::Paper) => Step::epochs(2),
+            (true, Preset::Quick) => Step::iters(100),
+            (true, Preset::Smoke) => Step::iters(5),
         }
     }
 }
@@ -130,10 +206,15 @@ impl Task for ImageTask {
 
     fn defaults(&self, preset: Preset) -> Defaults {
         let hparams = to_table(&self.hparams(preset));
-        // The paper prunes output layers at half the rate of the others, and convolutions at a
-        // per-architecture rate.
-        let pruning = PruningPolicy::new(&[(Role::Conv, self.conv_rate_multiplier), (Role::Hidden, 1.0), (Role::Output, 0.5)]);
-        Defaults { hparams, rewind: Step::ZERO, controls: vec![TicketKind::WINNING, TicketKind::REINIT, TicketKind::SHUFFLE], pruning }
+        let pruning = if self.arch.transfer_family() {
+            // Morcos et al.: every convolution and the classifier ranked together (global).
+            PruningPolicy::new(&[(Role::Conv, 1.0), (Role::Output, 1.0)])
+        } else {
+            // The LTH paper prunes output layers at half the rate of the others, and
+            // convolutions at a per-architecture rate.
+            PruningPolicy::new(&[(Role::Conv, self.conv_rate_multiplier), (Role::Hidden, 1.0), (Role::Output, 0.5)])
+        };
+        Defaults { hparams, rewind: self.rewind(preset), controls: vec![TicketKind::WINNING, TicketKind::REINIT, TicketKind::SHUFFLE], pruning }
     }
 
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, TaskError> {
@@ -148,10 +229,13 @@ impl Task for ImageTask {
         hparams::positive("lr", hp.lr)?;
         hparams::non_negative("weight_decay", hp.weight_decay)?;
         hparams::require(hp.momentum.is_finite() && (0.0..1.0).contains(&hp.momentum), "momentum", hp.momentum, "use a momentum, 0 <= m < 1")?;
-        let classes = parse_classes(&hp.classes)?;
+        let classes = parse_classes(&hp.classes, self.dataset.classes())?;
+        let width = hp.width.unwrap_or(1);
+        hparams::at_least_one("width", width)?;
         let mut splits = match self.dataset {
             Dataset::Mnist | Dataset::FashionMnist => load_mnist_like(self.dataset.name(), &env.data_dir)?,
             Dataset::Cifar10 => load_cifar10(&env.data_dir)?,
+            Dataset::Cifar100 => load_cifar100(&env.data_dir)?,
         };
         if let Some(classes) = &classes {
             splits.train = splits.train.select(classes);
@@ -161,7 +245,7 @@ impl Task for ImageTask {
                 return Err(hparams::invalid("classes", &hp.classes, &format!("the {split} split has no example of these classes")));
             }
         }
-        let data = ImageData::new(self.dataset, splits.train, splits.test, hp.val_fraction, env.device, &env.data_dir)?;
+        let data = ImageData::new(self.dataset, self.arch, splits.train, splits.test, hp.val_fraction, env.device, &env.data_dir)?;
         let per_epoch = data.train_n / hp.batch_size;
         if per_epoch == 0 {
             return Err(TaskError::InvalidHyperparameter {
@@ -177,6 +261,9 @@ impl Task for ImageTask {
         let optimizer = OptimizerSpec { rule, lr: hp.lr, weight_decay: hp.weight_decay, schedule, grad_clip: None };
         Ok(Box::new(ImageProblem {
             arch: self.arch,
+            width,
+            classes: self.dataset.classes() as i64,
+            augment: hp.augment.unwrap_or(false).then_some(self.dataset.flips()),
             data,
             training: Training { iterations_per_epoch: per_epoch as u64, steps: hp.steps, eval_every: hp.eval_every, optimizer },
             batch_size: hp.batch_size,
@@ -184,13 +271,13 @@ impl Task for ImageTask {
     }
 }
 
-/// `0-4`, `5,7,9` or `0-2,7` as a sorted list of labels; empty: every class.
-fn parse_classes(text: &str) -> Result<Option<Vec<u8>>, TaskError> {
+/// `0-4`, `5,7,9` or `0-2,7` as a sorted list of labels below `count`; empty: every class.
+fn parse_classes(text: &str, count: u8) -> Result<Option<Vec<u8>>, TaskError> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let bad = || hparams::invalid("classes", text, &format!("use labels 0 to {} as a list and ranges, e.g. 0-4 or 5,7,9", CLASSES - 1));
-    let label = |s: &str| s.trim().parse::<u8>().ok().filter(|&l| l < CLASSES).ok_or_else(bad);
+    let bad = || hparams::invalid("classes", text, &format!("use labels 0 to {} as a list and ranges, e.g. 0-4 or 5,7,9", count - 1));
+    let label = |s: &str| s.trim().parse::<u8>().ok().filter(|&l| l < count).ok_or_else(bad);
     let mut classes = vec![];
     for item in text.split(',') {
         match item.split_once('-') {
@@ -233,18 +320,27 @@ struct ImageData {
     side: i64,
 }
 
-fn to_tensors(split: &ImageSplit, dataset: Dataset, device: Device) -> (Tensor, Tensor) {
-    let (mean, std) = dataset.normalization();
+/// Pixels scaled to 0-1 and labels; for the transfer family, digits are zero-padded to 32x32 and
+/// repeated to three channels, so every dataset fits one network.
+fn to_tensors(split: &ImageSplit, arch: Arch) -> (Tensor, Tensor) {
     let shape = [split.n as i64, split.channels as i64, split.height as i64, split.width as i64];
-    let mean = Tensor::from_slice(mean).to_kind(Kind::Float).view([1, -1, 1, 1]);
-    let std = Tensor::from_slice(std).to_kind(Kind::Float).view([1, -1, 1, 1]);
-    let x = (Tensor::from_slice(&split.pixels).view(shape).to_kind(Kind::Float) / 255.0 - mean) / std;
-    let y = Tensor::from_slice(&split.labels).to_kind(Kind::Int64);
-    (x.to_device(device), y.to_device(device))
+    let mut x = Tensor::from_slice(&split.pixels).view(shape).to_kind(Kind::Float) / 255.0;
+    if arch.transfer_family() {
+        let (h, w) = (shape[2], shape[3]);
+        if h < 32 && w < 32 {
+            let (top, left) = ((32 - h) / 2, (32 - w) / 2);
+            x = x.constant_pad_nd([left, 32 - w - left, top, 32 - h - top]);
+        }
+        if shape[1] == 1 {
+            x = x.repeat([1, 3, 1, 1]);
+        }
+    }
+    (x, Tensor::from_slice(&split.labels).to_kind(Kind::Int64))
 }
 
 impl ImageData {
-    fn new(dataset: Dataset, train: ImageSplit, test: ImageSplit, val_fraction: f64, device: Device, data_dir: &Path) -> Result<Self, TaskError> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(dataset: Dataset, arch: Arch, train: ImageSplit, test: ImageSplit, val_fraction: f64, device: Device, data_dir: &Path) -> Result<Self, TaskError> {
         let n = train.n as i64;
         let val_n = ((n as f64) * val_fraction).round() as i64;
         if val_n < 1 || val_n >= n {
@@ -254,9 +350,21 @@ impl ImageData {
                 requirement: format!("{} in {} has {n} training examples, too few to hold out this fraction for validation", dataset.name(), data_dir.display()),
             });
         }
-        let (x, y) = to_tensors(&train, dataset, device);
-        let (test_x, test_y) = to_tensors(&test, dataset, device);
+        let (x, y) = to_tensors(&train, arch);
+        let (test_x, test_y) = to_tensors(&test, arch);
         let train_n = n - val_n;
+        // Per-channel mean and spread: the published ones for the LTH paper's tasks, those of
+        // the training examples (validation excluded) for the transfer family.
+        let (mean, std) = if arch.transfer_family() {
+            let train_part = x.narrow(0, 0, train_n);
+            (train_part.mean_dim(&[0i64, 2, 3][..], true, Kind::Float), train_part.std_dim(&[0i64, 2, 3][..], true, true))
+        } else {
+            let (mean, std) = dataset.normalization();
+            (Tensor::from_slice(mean).to_kind(Kind::Float).view([1, -1, 1, 1]), Tensor::from_slice(std).to_kind(Kind::Float).view([1, -1, 1, 1]))
+        };
+        let normalize = |t: Tensor| ((t - &mean) / &std).to_device(device);
+        let (x, test_x) = (normalize(x), normalize(test_x));
+        let (y, test_y) = (y.to_device(device), test_y.to_device(device));
         Ok(ImageData {
             train_x: x.narrow(0, 0, train_n),
             train_y: y.narrow(0, 0, train_n),
@@ -265,14 +373,19 @@ impl ImageData {
             train_n,
             test_x,
             test_y,
-            channels: train.channels as i64,
-            side: train.height as i64,
+            channels: x.size()[1],
+            side: x.size()[2],
         })
     }
 }
 
 struct ImageProblem {
     arch: Arch,
+    /// First-stage channels of VGG-19 and ResNet-20.
+    width: i64,
+    classes: i64,
+    /// Augment training batches; `Some(flip)` says whether with horizontal flips.
+    augment: Option<bool>,
     data: ImageData,
     training: Training,
     batch_size: i64,
@@ -285,8 +398,10 @@ impl Problem for ImageProblem {
 
     fn build<'a>(&'a self, root: &nn::Path, data_seed: u64) -> Result<Box<dyn Network + 'a>, TaskError> {
         let model: Box<dyn Classifier> = match self.arch {
-            Arch::Lenet300100 => Box::new(Lenet::new(root, self.data.channels * self.data.side * self.data.side, &[300, 100], 10)),
-            Arch::Conv(blocks) => Box::new(ConvNet::new(root, blocks, self.data.channels, self.data.side, 10)),
+            Arch::Lenet300100 => Box::new(Lenet::new(root, self.data.channels * self.data.side * self.data.side, &[300, 100], self.classes)),
+            Arch::Conv(blocks) => Box::new(ConvNet::new(root, blocks, self.data.channels, self.data.side, self.classes)),
+            Arch::Vgg19 => Box::new(Vgg::vgg19(root, self.width, self.data.channels, self.classes)),
+            Arch::Resnet20 => Box::new(CifarResnet::new(root, 20, self.width, self.data.channels, self.classes)),
         };
         Ok(Box::new(ImageNetwork { problem: self, model, data_seed, epoch_order: None }))
     }
@@ -298,6 +413,24 @@ struct ImageNetwork<'a> {
     data_seed: u64,
     /// The permutation of the current epoch's training examples.
     epoch_order: Option<(u64, Tensor)>,
+}
+
+/// The standard CIFAR augmentation: each image shifted by up to 4 pixels (a random 32x32 crop of
+/// the zero-padded image; zero is the mean after normalization) and, if `flip`, mirrored with
+/// probability 1/2. Drawn from libtorch's generator, which the engine seeds from the data seed
+/// and the step, so resumed training draws the same.
+fn augment(x: &Tensor, flip: bool) -> Tensor {
+    let (n, h, w) = (x.size()[0], x.size()[2], x.size()[3]);
+    let padded = x.constant_pad_nd([4, 4, 4, 4]);
+    let offsets = Vec::<i64>::try_from(Tensor::randint(9, [n * 2], (Kind::Int64, Device::Cpu))).expect("int64 offsets");
+    let flips = Vec::<f32>::try_from(Tensor::rand([n], (Kind::Float, Device::Cpu))).expect("float draws");
+    let crops: Vec<Tensor> = (0..n as usize)
+        .map(|i| {
+            let crop = padded.get(i as i64).narrow(1, offsets[2 * i], h).narrow(2, offsets[2 * i + 1], w);
+            if flip && flips[i] < 0.5 { crop.flip([2]) } else { crop }
+        })
+        .collect();
+    Tensor::stack(&crops, 0)
 }
 
 /// Examples per forward pass during evaluation.
@@ -323,8 +456,11 @@ impl Network for ImageNetwork<'_> {
         let order = &self.epoch_order.as_ref().expect("set above").1;
         let b = self.problem.batch_size;
         let idx = order.narrow(0, position * b, b);
-        let x = data.train_x.index_select(0, &idx);
+        let mut x = data.train_x.index_select(0, &idx);
         let y = data.train_y.index_select(0, &idx);
+        if let Some(flip) = self.problem.augment {
+            x = augment(&x, flip);
+        }
         self.model.forward_t(&x, true).cross_entropy_for_logits(&y)
     }
 
@@ -373,6 +509,21 @@ pub fn register(registry: &mut Registry) {
     registry.register(Box::new(conv("image/cifar10-conv2", "Conv-2 on CIFAR-10 (Adam 2e-4; conv 10%, fc 20%, output 10% per level)", 1, 2e-4, 20_000, 0.5)));
     registry.register(Box::new(conv("image/cifar10-conv4", "Conv-4 on CIFAR-10 (Adam 3e-4; conv 10%, fc 20%, output 10% per level)", 2, 3e-4, 25_000, 0.5)));
     registry.register(Box::new(conv("image/cifar10-conv6", "Conv-6 on CIFAR-10 (Adam 3e-4; conv 15%, fc 20%, output 10% per level)", 3, 3e-4, 30_000, 0.75)));
+    // Morcos et al.'s networks on every dataset at 32x32x3, so tickets move between them.
+    let family = [
+        ("image/cifar10-vgg19", "VGG-19 (batch norm) on CIFAR-10", Dataset::Cifar10, Arch::Vgg19),
+        ("image/cifar10-resnet20", "ResNet-20 on CIFAR-10", Dataset::Cifar10, Arch::Resnet20),
+        ("image/cifar100-vgg19", "VGG-19 (batch norm) on CIFAR-100", Dataset::Cifar100, Arch::Vgg19),
+        ("image/cifar100-resnet20", "ResNet-20 on CIFAR-100", Dataset::Cifar100, Arch::Resnet20),
+        ("image/fashion-mnist-vgg19", "VGG-19 (batch norm) on Fashion-MNIST padded to 32x32x3", Dataset::FashionMnist, Arch::Vgg19),
+        ("image/fashion-mnist-resnet20", "ResNet-20 on Fashion-MNIST padded to 32x32x3", Dataset::FashionMnist, Arch::Resnet20),
+        ("image/mnist-vgg19", "VGG-19 (batch norm) on MNIST padded to 32x32x3", Dataset::Mnist, Arch::Vgg19),
+        ("image/mnist-resnet20", "ResNet-20 on MNIST padded to 32x32x3", Dataset::Mnist, Arch::Resnet20),
+    ];
+    for (name, description, dataset, arch) in family {
+        // The LTH paper's Adam settings do not apply: the presets set SGD (transfer_family_hparams).
+        registry.register(Box::new(ImageTask { name, description, dataset, arch, paper_lr: 0.1, paper_iterations: 0, conv_rate_multiplier: 1.0 }));
+    }
 }
 
 #[cfg(test)]
@@ -389,11 +540,12 @@ mod tests {
 
     #[test]
     fn classes_parse_as_lists_and_ranges_and_bad_ones_name_the_key() {
-        assert_eq!(parse_classes("").unwrap(), None);
-        assert_eq!(parse_classes("0-4").unwrap(), Some(vec![0, 1, 2, 3, 4]));
-        assert_eq!(parse_classes("9, 5-6,5").unwrap(), Some(vec![5, 6, 9]));
+        assert_eq!(parse_classes("", 10).unwrap(), None);
+        assert_eq!(parse_classes("0-4", 10).unwrap(), Some(vec![0, 1, 2, 3, 4]));
+        assert_eq!(parse_classes("9, 5-6,5", 10).unwrap(), Some(vec![5, 6, 9]));
+        assert_eq!(parse_classes("50-51", 100).unwrap(), Some(vec![50, 51]));
         for bad in ["0-10", "4-2", "x", "1,,2", "-3"] {
-            let err = parse_classes(bad).unwrap_err();
+            let err = parse_classes(bad, 10).unwrap_err();
             assert!(err.is_usage() && err.to_string().contains(&format!("--set classes={bad}")), "{bad}: {err}");
         }
     }

@@ -1,0 +1,125 @@
+//! The CIFAR ResNets of He et al. (2016) as OpenLTH and Morcos et al. use them: ResNet-20 (a 3x3
+//! stem, three stages of three basic blocks at widths w, 2w, 4w, global average pooling, one
+//! linear layer), with batch normalization after every convolution and 1x1 projection
+//! shortcuts where a block changes width or stride. Convolutions and the linear layer are
+//! prunable; batch-norm parameters are not.
+
+use tch::nn::{self, Module, ModuleT};
+use tch::Tensor;
+
+use crate::{weight_name, Classifier, Prunable, Role};
+
+fn conv(path: &nn::Path, name: &str, c_in: i64, c_out: i64, k: i64, stride: i64) -> nn::Conv2D {
+    let config = nn::ConvConfig { stride, padding: k / 2, bias: false, ws_init: nn::init::DEFAULT_KAIMING_NORMAL, ..Default::default() };
+    nn::conv2d(path / name, c_in, c_out, k, config)
+}
+
+#[derive(Debug)]
+struct Block {
+    conv1: nn::Conv2D,
+    bn1: nn::BatchNorm,
+    conv2: nn::Conv2D,
+    bn2: nn::BatchNorm,
+    shortcut: Option<(nn::Conv2D, nn::BatchNorm)>,
+}
+
+impl Block {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let y = self.conv1.forward(x).apply_t(&self.bn1, train).relu();
+        let y = self.conv2.forward(&y).apply_t(&self.bn2, train);
+        let skip = match &self.shortcut {
+            Some((conv, bn)) => conv.forward(x).apply_t(bn, train),
+            None => x.shallow_clone(),
+        };
+        (y + skip).relu()
+    }
+}
+
+/// A CIFAR ResNet of depth `6n + 2`.
+#[derive(Debug)]
+pub struct CifarResnet {
+    stem: nn::Conv2D,
+    stem_bn: nn::BatchNorm,
+    blocks: Vec<Block>,
+    fc: nn::Linear,
+    convs: Vec<String>,
+    fc_name: String,
+}
+
+impl CifarResnet {
+    /// ResNet-`depth` (20, 32, 56, ...) of base width `width` (16 in the paper) on `channels`-channel
+    /// images.
+    pub fn new(path: &nn::Path, depth: usize, width: i64, channels: i64, classes: i64) -> Self {
+        assert!(depth >= 8 && (depth - 2) % 6 == 0, "a CIFAR ResNet has depth 6n + 2");
+        let per_stage = (depth - 2) / 6;
+        let mut convs = vec![weight_name(path, "conv")];
+        let stem = conv(path, "conv", channels, width, 3, 1);
+        let stem_bn = nn::batch_norm2d(path / "bn", width, Default::default());
+        let mut blocks = vec![];
+        let mut c_in = width;
+        for stage in 0..3 {
+            let c_out = width << stage;
+            for i in 0..per_stage {
+                let stride = if stage > 0 && i == 0 { 2 } else { 1 };
+                let p = path / format!("blocks{}", blocks.len());
+                let block_name = |layer: &str| weight_name(&p, layer);
+                let shortcut = (stride != 1 || c_in != c_out).then(|| {
+                    convs.push(block_name("shortcut"));
+                    (conv(&p, "shortcut", c_in, c_out, 1, stride), nn::batch_norm2d(&p / "shortcut_bn", c_out, Default::default()))
+                });
+                convs.push(block_name("conv1"));
+                convs.push(block_name("conv2"));
+                blocks.push(Block {
+                    conv1: conv(&p, "conv1", c_in, c_out, 3, stride),
+                    bn1: nn::batch_norm2d(&p / "bn1", c_out, Default::default()),
+                    conv2: conv(&p, "conv2", c_out, c_out, 3, 1),
+                    bn2: nn::batch_norm2d(&p / "bn2", c_out, Default::default()),
+                    shortcut,
+                });
+                c_in = c_out;
+            }
+        }
+        let fc = nn::linear(path / "fc", c_in, classes, nn::LinearConfig { ws_init: nn::init::DEFAULT_KAIMING_NORMAL, ..Default::default() });
+        Self { stem, stem_bn, blocks, fc, convs, fc_name: weight_name(path, "fc") }
+    }
+}
+
+impl ModuleT for CifarResnet {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let mut x = self.stem.forward(xs).apply_t(&self.stem_bn, train).relu();
+        for block in &self.blocks {
+            x = block.forward_t(&x, train);
+        }
+        x.adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&self.fc)
+    }
+}
+
+impl Classifier for CifarResnet {
+    fn prunable(&self) -> Vec<Prunable> {
+        let convs = self.convs.iter().map(|n| Prunable { name: n.clone(), role: Role::Conv });
+        convs.chain(std::iter::once(Prunable { name: self.fc_name.clone(), role: Role::Output })).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn resnet20_has_the_papers_shape_and_prunes_convolutions_and_the_classifier_only() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = CifarResnet::new(&vs.root(), 20, 16, 3, 10);
+        let prunable = net.prunable();
+        // 1 stem + 9 blocks x 2 + 2 projection shortcuts convolutions, and the linear layer.
+        assert_eq!(prunable.len(), 1 + 18 + 2 + 1);
+        let vars = vs.variables();
+        let weights: i64 = prunable.iter().map(|p| vars[&p.name].numel() as i64).sum();
+        // He et al.'s ResNet-20 has 0.27M parameters.
+        assert!((265_000..275_000).contains(&weights), "{weights}");
+        assert!(vars.keys().any(|k| k.ends_with("bn1.running_mean")) && !prunable.iter().any(|p| p.name.contains("bn")));
+        let x = Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu));
+        assert_eq!(net.forward_t(&x, true).size(), [2, 10]);
+        assert_eq!(net.forward_t(&x, false).size(), [2, 10]);
+    }
+}
