@@ -1,14 +1,15 @@
 //! Conv-2 on a small CIFAR-10 folder in the real binary format: the run completes through the
 //! engine and prunes each layer at the paper's rate (conv 10%, fc 20%, output 10% per level).
 //! ResNet-20 tickets found on a small CIFAR-100 folder (real binary format) transfer to CIFAR-10
-//! with a fresh classifier; ResNet-20 learns real MNIST digits padded to 32x32x3.
+//! with a fresh classifier; ResNet-20 learns real MNIST digits padded to 32x32x3; SVHN (MATLAB
+//! v5) and image-folder (PNG and JPEG) datasets run through the engine.
 
 mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
 
-use lottery_datasets::{write_cifar100_file, write_cifar_batch, ImageSplit};
+use lottery_datasets::{write_cifar100_file, write_cifar_batch, write_svhn_mat, ImageSplit};
 
 fn batch(n: usize, seed: u8) -> ImageSplit {
     ImageSplit {
@@ -132,4 +133,56 @@ fn resnet20_learns_real_mnist_digits_padded_to_32x32x3() {
     assert!(accuracy > 0.5, "dense ResNet-20 after 300 iterations: test accuracy {accuracy}");
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(config.contains("optimizer = \"sgd\"") && config.contains("augment = true") && config.contains("width = 8"), "{config}");
+}
+
+#[test]
+fn svhn_mat_files_and_image_folders_train_the_transfer_family() {
+    let data = tempfile::tempdir().unwrap();
+    let svhn = data.path().join("svhn");
+    std::fs::create_dir_all(&svhn).unwrap();
+    write_svhn_mat(&svhn.join("train_32x32.mat"), &batch(60, 2)).unwrap();
+    write_svhn_mat(&svhn.join("test_32x32.mat"), &batch(20, 5)).unwrap();
+    // Three classes of patterns, PNG for training and JPEG for testing, of other sizes than 32x32.
+    let pattern = |class: u32, w: u32, h: u32, shift: u32| {
+        image::RgbImage::from_fn(w, h, |x, y| {
+            let on = match class {
+                0 => (y + shift) / 4 % 2 == 0,
+                1 => (x + shift) / 4 % 2 == 0,
+                _ => ((x + shift) / 4 + y / 4) % 2 == 0,
+            };
+            image::Rgb(if on { [230, 200, 40] } else { [20, 30, 90] })
+        })
+    };
+    for (class, name) in ["horizontal", "vertical", "checker"].iter().enumerate() {
+        for split in ["train", "test"] {
+            std::fs::create_dir_all(data.path().join(format!("patterns/{split}/{name}"))).unwrap();
+        }
+        for i in 0..12 {
+            pattern(class as u32, 40, 36, i).save(data.path().join(format!("patterns/train/{name}/{i}.png"))).unwrap();
+        }
+        for i in 0..4 {
+            pattern(class as u32, 28, 28, i).save(data.path().join(format!("patterns/test/{name}/{i}.jpg"))).unwrap();
+        }
+    }
+    let (data, out) = (data.path().to_str().unwrap(), tempfile::tempdir().unwrap());
+    let out = out.path().to_str().unwrap();
+    for (task, extra) in [("image/svhn-vgg19", vec![]), ("image/folder-resnet20", vec!["--set", "folder=patterns", "--set", "batch_size=8"])] {
+        let mut args = vec!["run", task, "--preset", "smoke", "--prune", "0.2", "--controls", "reinit", "--device", "cpu", "--quiet", "--data-dir", data, "--out", out];
+        args.extend(extra);
+        let run = results_dir(&run_ok(&args).stdout);
+        let rows = csv_rows(&run.join("comparison.csv"));
+        assert!(rows.iter().any(|r| r["level"] == "1" && r["metric"] == "test_accuracy" && !r["reinit_mean"].is_empty()), "{task}");
+        // The classifier has one output per class the data has.
+        let script = "import sys\nfrom safetensors.numpy import load_file\nprint(load_file(sys.argv[1] + '/rep-0/rewind.safetensors')['fc.weight'].shape[0])";
+        if let Some(classes) = python(script, &[&run]) {
+            assert_eq!(classes.trim(), if task.contains("folder") { "3" } else { "10" }, "{task}");
+        }
+    }
+    let mut args = vec!["run", "image/folder-vgg19", "--preset", "smoke", "--device", "cpu", "--quiet", "--data-dir", data, "--out", out, "--set", "folder=nowhere"];
+    let stderr = String::from_utf8(harness().args(&args).output().unwrap().stderr).unwrap();
+    assert!(stderr.contains("nowhere/train"), "{stderr}");
+    args.pop();
+    args.push("folder=../patterns");
+    let refused = harness().args(&args).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
 }

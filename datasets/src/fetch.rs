@@ -151,7 +151,7 @@ mod tests {
     fn unknown_dataset_lists_known_ones() {
         let dir = tempfile::tempdir().unwrap();
         let err = fetch("mnistt", dir.path(), None).unwrap_err().to_string();
-        assert!(err.contains("mnist, fashion-mnist, cifar10, cifar100, ptb, wikitext2, multi30k"), "{err}");
+        assert!(err.contains("mnist, fashion-mnist, cifar10, cifar100, svhn, ptb, wikitext2, multi30k"), "{err}");
     }
 
     #[test]

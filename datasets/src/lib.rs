@@ -7,6 +7,8 @@
 //! mirror) and verifies every file's SHA-256 before it is moved into place.
 
 mod cifar;
+mod folder;
+mod svhn;
 mod fetch;
 mod idx;
 mod parallel;
@@ -14,6 +16,8 @@ mod image;
 mod sources;
 mod text;
 
+pub use folder::load_image_folder;
+pub use svhn::{load_svhn, read_svhn_mat, write_svhn_mat};
 pub use cifar::{load_cifar10, load_cifar100, read_cifar100_file, read_cifar_batch, write_cifar100_file, write_cifar_batch, CIFAR100_CLASSES};
 pub use fetch::{fetch, sha256_file, unpack_zip_strip_top, FetchReport};
 pub use idx::{read_idx, write_idx_gz, IdxArray};

@@ -85,6 +85,16 @@ pub const SOURCES: &[Source] = &[
         }],
     },
     Source {
+        name: "svhn",
+        folder: "svhn",
+        description: "SVHN cropped digits (Netzer et al.), MATLAB v5, 73k train / 26k test",
+        // The SHA-256 TensorFlow Datasets records for these URLs.
+        files: &[
+            file!("http://ufldl.stanford.edu/housenumbers/", "train_32x32.mat", "435e94d69a87fde4fd4d7f3dd208dfc32cb6ae8af2240d066de1df7508d083b8"),
+            file!("http://ufldl.stanford.edu/housenumbers/", "test_32x32.mat", "cdce80dfb2a2c4c6160906d0bd7c68ec5a99d7ca4831afa54f09182025b6a75b"),
+        ],
+    },
+    Source {
         name: "ptb",
         folder: "ptb",
         description: "Penn Treebank, Mikolov's language-modeling version, 10k words; 930k / 74k / 82k tokens",

@@ -1,6 +1,6 @@
 //! Image classification: LeNet-300-100 on MNIST and Fashion-MNIST, Conv-2/4/6 on CIFAR-10, with
 //! the settings of Frankle & Carbin (2019), "The Lottery Ticket Hypothesis"; and VGG-19 and
-//! ResNet-20 on MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 at one 32x32x3 input, the setting of
+//! ResNet-20 on MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100 and SVHN at one 32x32x3 input, the setting of
 //! Morcos et al. (2019), "One ticket to win them all", where tickets move between datasets.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
-use lottery_datasets::{load_cifar10, load_cifar100, load_mnist_like, ImageSplit, CIFAR100_CLASSES, CLASSES};
+use lottery_datasets::{load_cifar10, load_cifar100, load_image_folder, load_mnist_like, load_svhn, ImageSplit, CIFAR100_CLASSES, CLASSES};
 use lottery_models::{CifarResnet, Classifier, ConvNet, Lenet, Vgg};
 use lottery_results::{Direction, MetricSpec, TicketKind};
 use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
@@ -23,6 +23,9 @@ enum Dataset {
     FashionMnist,
     Cifar10,
     Cifar100,
+    Svhn,
+    /// `<data-dir>/<folder>/{train,test}/<class>/<image>`, `--set folder=NAME`.
+    Folder,
 }
 
 impl Dataset {
@@ -32,16 +35,14 @@ impl Dataset {
             Dataset::FashionMnist => "fashion-mnist",
             Dataset::Cifar10 => "cifar10",
             Dataset::Cifar100 => "cifar100",
+            Dataset::Svhn => "svhn",
+            Dataset::Folder => "imagefolder",
         }
-    }
-
-    fn classes(self) -> u8 {
-        if self == Dataset::Cifar100 { CIFAR100_CLASSES } else { CLASSES }
     }
 
     /// Whether a mirrored image is still an image of its class (not for digits).
     fn flips(self) -> bool {
-        matches!(self, Dataset::Cifar10 | Dataset::Cifar100)
+        matches!(self, Dataset::Cifar10 | Dataset::Cifar100 | Dataset::Folder)
     }
 
     /// Per-channel mean and standard deviation of the training images (pixels scaled to 0-1).
@@ -51,6 +52,9 @@ impl Dataset {
             Dataset::FashionMnist => (&[0.2860], &[0.3530]),
             Dataset::Cifar10 => (&[0.4914, 0.4822, 0.4465], &[0.2470, 0.2435, 0.2616]),
             Dataset::Cifar100 => (&[0.5071, 0.4865, 0.4409], &[0.2673, 0.2564, 0.2762]),
+            Dataset::Svhn => (&[0.4377, 0.4438, 0.4728], &[0.1980, 0.2010, 0.1970]),
+            // ImageNet's, the usual choice for natural images.
+            Dataset::Folder => (&[0.485, 0.456, 0.406], &[0.229, 0.224, 0.225]),
         }
     }
 }
@@ -112,6 +116,9 @@ struct ImageHparams {
     /// where the dataset allows them, seeded from the data seed and the step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     augment: Option<bool>,
+    /// Image-folder tasks: the dataset's folder under the data directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    folder: Option<String>,
     /// Train and evaluate on these classes only, e.g. `0-4` or `5,7,9` (empty: all). Labels keep
     /// their values, so the output layer keeps its size and a ticket found on some classes can
     /// be trained on others (class-disjoint transfer).
@@ -142,6 +149,7 @@ impl ImageTask {
             lr_milestones: String::new(),
             width: None,
             augment: None,
+            folder: None,
             // The paper holds out 5,000 training examples (of 60,000 for MNIST, 50,000 for CIFAR).
             val_fraction: if self.dataset == Dataset::Cifar10 { 0.1 } else { 1.0 / 12.0 },
             classes: String::new(),
@@ -171,6 +179,7 @@ impl ImageTask {
             val_fraction: 0.1,
             width: Some(width),
             augment: Some(true),
+            folder: (self.dataset == Dataset::Folder).then(|| "imagefolder".to_string()),
             classes: String::new(),
         }
     }
@@ -229,14 +238,21 @@ impl Task for ImageTask {
         hparams::positive("lr", hp.lr)?;
         hparams::non_negative("weight_decay", hp.weight_decay)?;
         hparams::require(hp.momentum.is_finite() && (0.0..1.0).contains(&hp.momentum), "momentum", hp.momentum, "use a momentum, 0 <= m < 1")?;
-        let classes = parse_classes(&hp.classes, self.dataset.classes())?;
         let width = hp.width.unwrap_or(1);
         hparams::at_least_one("width", width)?;
-        let mut splits = match self.dataset {
-            Dataset::Mnist | Dataset::FashionMnist => load_mnist_like(self.dataset.name(), &env.data_dir)?,
-            Dataset::Cifar10 => load_cifar10(&env.data_dir)?,
-            Dataset::Cifar100 => load_cifar100(&env.data_dir)?,
+        let (mut splits, class_count) = match self.dataset {
+            Dataset::Mnist | Dataset::FashionMnist => (load_mnist_like(self.dataset.name(), &env.data_dir)?, CLASSES),
+            Dataset::Cifar10 => (load_cifar10(&env.data_dir)?, CLASSES),
+            Dataset::Cifar100 => (load_cifar100(&env.data_dir)?, CIFAR100_CLASSES),
+            Dataset::Svhn => (load_svhn(&env.data_dir)?, CLASSES),
+            Dataset::Folder => {
+                let folder = hp.folder.as_deref().unwrap_or_default();
+                hparams::require(!folder.is_empty() && !folder.contains(['/', '\\']), "folder", folder, "name a folder under --data-dir, e.g. imagenet-subset")?;
+                let (splits, names) = load_image_folder(&env.data_dir, folder, 32)?;
+                (splits, names.len() as u8)
+            }
         };
+        let classes = parse_classes(&hp.classes, class_count)?;
         if let Some(classes) = &classes {
             splits.train = splits.train.select(classes);
             splits.test = splits.test.select(classes);
@@ -262,7 +278,7 @@ impl Task for ImageTask {
         Ok(Box::new(ImageProblem {
             arch: self.arch,
             width,
-            classes: self.dataset.classes() as i64,
+            classes: class_count as i64,
             augment: hp.augment.unwrap_or(false).then_some(self.dataset.flips()),
             data,
             training: Training { iterations_per_epoch: per_epoch as u64, steps: hp.steps, eval_every: hp.eval_every, optimizer },
@@ -515,6 +531,10 @@ pub fn register(registry: &mut Registry) {
         ("image/cifar10-resnet20", "ResNet-20 on CIFAR-10", Dataset::Cifar10, Arch::Resnet20),
         ("image/cifar100-vgg19", "VGG-19 (batch norm) on CIFAR-100", Dataset::Cifar100, Arch::Vgg19),
         ("image/cifar100-resnet20", "ResNet-20 on CIFAR-100", Dataset::Cifar100, Arch::Resnet20),
+        ("image/svhn-vgg19", "VGG-19 (batch norm) on SVHN cropped digits", Dataset::Svhn, Arch::Vgg19),
+        ("image/svhn-resnet20", "ResNet-20 on SVHN cropped digits", Dataset::Svhn, Arch::Resnet20),
+        ("image/folder-vgg19", "VGG-19 (batch norm) on an image folder (--set folder=NAME: <data-dir>/NAME/{train,test}/<class>/*.png|jpg, resized to 32x32)", Dataset::Folder, Arch::Vgg19),
+        ("image/folder-resnet20", "ResNet-20 on an image folder (--set folder=NAME), resized to 32x32", Dataset::Folder, Arch::Resnet20),
         ("image/fashion-mnist-vgg19", "VGG-19 (batch norm) on Fashion-MNIST padded to 32x32x3", Dataset::FashionMnist, Arch::Vgg19),
         ("image/fashion-mnist-resnet20", "ResNet-20 on Fashion-MNIST padded to 32x32x3", Dataset::FashionMnist, Arch::Resnet20),
         ("image/mnist-vgg19", "VGG-19 (batch norm) on MNIST padded to 32x32x3", Dataset::Mnist, Arch::Vgg19),
