@@ -74,7 +74,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Re
     // A tick at every density a line has (a log axis over less than a decade gets few of its own).
     let mut ticks: Vec<f64> = figure.lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)).collect();
     ticks.sort_by(f64::total_cmp);
-    ticks.dedup_by(|a, b| (*a / *b - 1.0).abs() < 0.05);
+    ticks.dedup_by(|a, b| (*a / *b - 1.0).abs() < 0.12);
     let mut chart = ChartBuilder::on(&root)
         .caption(&figure.title, ("sans-serif", 20))
         .margin(12)

@@ -113,7 +113,7 @@ impl Split {
 pub trait Task: Send + Sync {
     /// `family/name`, e.g. `image/mnist-lenet`.
     fn name(&self) -> &str;
-    fn description(&self) -> &'static str;
+    fn description(&self) -> &str;
     /// Metrics every evaluation reports. The first one chooses the evaluation step on
     /// validation data.
     fn metrics(&self) -> Vec<MetricSpec>;

@@ -93,7 +93,7 @@ impl Task for AtariTask {
         &self.name
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "A2C on an Atari game through ALE (DeepMind preprocessing, Yu et al.'s CNN), mean game score"
     }
 

@@ -94,7 +94,7 @@ impl Task for ControlTask {
         self.name
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         self.description
     }
 

@@ -3,6 +3,7 @@
 //! ResNet-20 on MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100 and SVHN at one 32x32x3 input, the setting of
 //! Morcos et al. (2019), "One ticket to win them all", where tickets move between datasets.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -66,20 +67,21 @@ enum Arch {
     Conv(usize),
     Vgg19,
     Resnet20,
+    Resnet50,
 }
 
 impl Arch {
     /// The architectures of Morcos et al.: batch norm, 32x32x3 input (digits padded and
     /// repeated), normalization from the training split, augmentation, SGD with step decay.
     fn transfer_family(self) -> bool {
-        matches!(self, Arch::Vgg19 | Arch::Resnet20)
+        matches!(self, Arch::Vgg19 | Arch::Resnet20 | Arch::Resnet50)
     }
 }
 
 /// One image task: a dataset, an architecture and the paper's training settings.
 struct ImageTask {
-    name: &'static str,
-    description: &'static str,
+    name: Cow<'static, str>,
+    description: Cow<'static, str>,
     dataset: Dataset,
     arch: Arch,
     /// Paper settings: Adam learning rate and training iterations.
@@ -136,7 +138,7 @@ impl ImageTask {
             (Preset::Quick, Arch::Conv(_)) => (Step::epochs(1), Step::iters(250)),
             (Preset::Smoke, Arch::Lenet300100) => (Step::iters(300), Step::iters(100)),
             (Preset::Smoke, Arch::Conv(_)) => (Step::iters(30), Step::iters(10)),
-            (_, Arch::Vgg19 | Arch::Resnet20) => unreachable!("handled above"),
+            (_, Arch::Vgg19 | Arch::Resnet20 | Arch::Resnet50) => unreachable!("handled above"),
         };
         ImageHparams {
             steps,
@@ -157,14 +159,17 @@ impl ImageTask {
     }
 
     /// `paper`: SGD with momentum 0.9, lr 0.1 divided by 10 at epochs 80 and 120 of 160, weight
-    /// decay 1e-4, batch 128 (ResNet-20, as OpenLTH) or 512 (VGG-19, as Morcos et al.), full
-    /// width. `quick`: half (ResNet) or a quarter (VGG) of the width, 4 epochs. `smoke`: a few
-    /// iterations of a narrow network.
+    /// decay 1e-4, batch 128 (ResNets, as OpenLTH) or 512 (VGG-19, as Morcos et al.), full
+    /// width. `quick`: half (ResNet-20) or a quarter (VGG-19, ResNet-50) of the width, 4 epochs.
+    /// `smoke`: a few iterations of a narrow network.
     fn transfer_family_hparams(&self, preset: Preset) -> ImageHparams {
-        let paper_width = if self.arch == Arch::Vgg19 { 64 } else { 16 };
+        let (paper_width, quick_width) = match self.arch {
+            Arch::Resnet20 => (16, 8),
+            _ => (64, 16),
+        };
         let (steps, eval_every, batch_size, milestones, width) = match preset {
             Preset::Paper => (Step::epochs(160), Step::epochs(1), if self.arch == Arch::Vgg19 { 512 } else { 128 }, "80ep,120ep", paper_width),
-            Preset::Quick => (Step::epochs(4), Step::epochs(1), 128, "3ep", if self.arch == Arch::Vgg19 { 16 } else { 8 }),
+            Preset::Quick => (Step::epochs(4), Step::epochs(1), 128, "3ep", quick_width),
             Preset::Smoke => (Step::iters(20), Step::iters(10), 32, "", 4),
         };
         ImageHparams {
@@ -199,11 +204,11 @@ impl ImageTask {
 
 impl Task for ImageTask {
     fn name(&self) -> &str {
-        self.name
+        &self.name
     }
 
-    fn description(&self) -> &'static str {
-        self.description
+    fn description(&self) -> &str {
+        &self.description
     }
 
     fn metrics(&self) -> Vec<MetricSpec> {
@@ -227,7 +232,7 @@ impl Task for ImageTask {
     }
 
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, TaskError> {
-        let hp: ImageHparams = from_table(self.name, hparams)?;
+        let hp: ImageHparams = from_table(&self.name, hparams)?;
         let rule = match hp.optimizer.as_str() {
             "adam" => Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
             "sgd" => Rule::Sgd { momentum: hp.momentum, nesterov: false },
@@ -418,6 +423,7 @@ impl Problem for ImageProblem {
             Arch::Conv(blocks) => Box::new(ConvNet::new(root, blocks, self.data.channels, self.data.side, self.classes)),
             Arch::Vgg19 => Box::new(Vgg::vgg19(root, self.width, self.data.channels, self.classes)),
             Arch::Resnet20 => Box::new(CifarResnet::new(root, 20, self.width, self.data.channels, self.classes)),
+            Arch::Resnet50 => Box::new(CifarResnet::resnet50(root, self.width, self.data.channels, self.classes)),
         };
         Ok(Box::new(ImageNetwork { problem: self, model, data_seed, epoch_order: None }))
     }
@@ -502,9 +508,9 @@ impl Network for ImageNetwork<'_> {
 }
 
 pub fn register(registry: &mut Registry) {
-    let lenet = |name, description, dataset| ImageTask {
-        name,
-        description,
+    let lenet = |name: &'static str, description: &'static str, dataset| ImageTask {
+        name: name.into(),
+        description: description.into(),
         dataset,
         arch: Arch::Lenet300100,
         paper_lr: 1.2e-3,
@@ -513,9 +519,9 @@ pub fn register(registry: &mut Registry) {
     };
     registry.register(Box::new(lenet("image/mnist-lenet", "LeNet-300-100 on MNIST (Adam 1.2e-3, batch 60; hidden layers 20%, output 10% per level)", Dataset::Mnist)));
     registry.register(Box::new(lenet("image/fashion-mnist-lenet", "LeNet-300-100 on Fashion-MNIST, MNIST settings", Dataset::FashionMnist)));
-    let conv = |name, description, blocks, paper_lr, paper_iterations, conv_rate_multiplier| ImageTask {
-        name,
-        description,
+    let conv = |name: &'static str, description: &'static str, blocks, paper_lr, paper_iterations, conv_rate_multiplier| ImageTask {
+        name: name.into(),
+        description: description.into(),
         dataset: Dataset::Cifar10,
         arch: Arch::Conv(blocks),
         paper_lr,
@@ -526,23 +532,22 @@ pub fn register(registry: &mut Registry) {
     registry.register(Box::new(conv("image/cifar10-conv4", "Conv-4 on CIFAR-10 (Adam 3e-4; conv 10%, fc 20%, output 10% per level)", 2, 3e-4, 25_000, 0.5)));
     registry.register(Box::new(conv("image/cifar10-conv6", "Conv-6 on CIFAR-10 (Adam 3e-4; conv 15%, fc 20%, output 10% per level)", 3, 3e-4, 30_000, 0.75)));
     // Morcos et al.'s networks on every dataset at 32x32x3, so tickets move between them.
-    let family = [
-        ("image/cifar10-vgg19", "VGG-19 (batch norm) on CIFAR-10", Dataset::Cifar10, Arch::Vgg19),
-        ("image/cifar10-resnet20", "ResNet-20 on CIFAR-10", Dataset::Cifar10, Arch::Resnet20),
-        ("image/cifar100-vgg19", "VGG-19 (batch norm) on CIFAR-100", Dataset::Cifar100, Arch::Vgg19),
-        ("image/cifar100-resnet20", "ResNet-20 on CIFAR-100", Dataset::Cifar100, Arch::Resnet20),
-        ("image/svhn-vgg19", "VGG-19 (batch norm) on SVHN cropped digits", Dataset::Svhn, Arch::Vgg19),
-        ("image/svhn-resnet20", "ResNet-20 on SVHN cropped digits", Dataset::Svhn, Arch::Resnet20),
-        ("image/folder-vgg19", "VGG-19 (batch norm) on an image folder (--set folder=NAME: <data-dir>/NAME/{train,test}/<class>/*.png|jpg, resized to 32x32)", Dataset::Folder, Arch::Vgg19),
-        ("image/folder-resnet20", "ResNet-20 on an image folder (--set folder=NAME), resized to 32x32", Dataset::Folder, Arch::Resnet20),
-        ("image/fashion-mnist-vgg19", "VGG-19 (batch norm) on Fashion-MNIST padded to 32x32x3", Dataset::FashionMnist, Arch::Vgg19),
-        ("image/fashion-mnist-resnet20", "ResNet-20 on Fashion-MNIST padded to 32x32x3", Dataset::FashionMnist, Arch::Resnet20),
-        ("image/mnist-vgg19", "VGG-19 (batch norm) on MNIST padded to 32x32x3", Dataset::Mnist, Arch::Vgg19),
-        ("image/mnist-resnet20", "ResNet-20 on MNIST padded to 32x32x3", Dataset::Mnist, Arch::Resnet20),
+    let datasets = [
+        ("cifar10", "CIFAR-10", Dataset::Cifar10),
+        ("cifar100", "CIFAR-100", Dataset::Cifar100),
+        ("svhn", "SVHN cropped digits", Dataset::Svhn),
+        ("fashion-mnist", "Fashion-MNIST padded to 32x32x3", Dataset::FashionMnist),
+        ("mnist", "MNIST padded to 32x32x3", Dataset::Mnist),
+        ("folder", "an image folder (--set folder=NAME: <data-dir>/NAME/{train,test}/<class>/*.png|jpg, resized to 32x32)", Dataset::Folder),
     ];
-    for (name, description, dataset, arch) in family {
-        // The LTH paper's Adam settings do not apply: the presets set SGD (transfer_family_hparams).
-        registry.register(Box::new(ImageTask { name, description, dataset, arch, paper_lr: 0.1, paper_iterations: 0, conv_rate_multiplier: 1.0 }));
+    let archs = [("vgg19", "VGG-19 (batch norm)", Arch::Vgg19), ("resnet20", "ResNet-20", Arch::Resnet20), ("resnet50", "ResNet-50 (bottleneck)", Arch::Resnet50)];
+    for (data_name, data_text, dataset) in datasets {
+        for (arch_name, arch_text, arch) in archs {
+            let name = format!("image/{data_name}-{arch_name}").into();
+            let description = format!("{arch_text} on {data_text}").into();
+            // The LTH paper's Adam settings do not apply: the presets set SGD (transfer_family_hparams).
+            registry.register(Box::new(ImageTask { name, description, dataset, arch, paper_lr: 0.1, paper_iterations: 0, conv_rate_multiplier: 1.0 }));
+        }
     }
 }
 

@@ -118,7 +118,7 @@ impl Task for LmTask {
         self.name
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         self.description
     }
 

@@ -168,7 +168,7 @@ impl Task for TranslateTask {
         self.name
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         self.description
     }
 
