@@ -6,7 +6,8 @@
 //! ([`TicketResult`]) and it turns them into tables. What only reads run folders ([`show`], and
 //! the commands that summarize many runs) depends on this crate alone, not on libtorch.
 //! [`RunLayout`] is the folder's layout; [`RunLock`] its one-writer lock. [`matrix`] gathers
-//! transfer folders into one table and [`plot`] draws figures.
+//! transfer folders into one table, [`run_figures`] turns run folders into figures and [`plot`]
+//! draws them.
 
 mod atomic;
 mod comparison;
@@ -14,6 +15,7 @@ mod layout;
 mod lock;
 pub mod matrix;
 pub mod plot;
+pub mod run_figures;
 mod run_id;
 pub mod show;
 mod table;
@@ -44,11 +46,15 @@ pub enum ResultsError {
     NotATransfer { dir: std::path::PathBuf },
     #[error("cannot draw {path}: {reason}")]
     Plot { path: std::path::PathBuf, reason: String },
+    #[error("no metric `{metric}` in the tables; they hold: {}", available.join(", "))]
+    NoMetric { metric: String, available: Vec<String> },
+    #[error("{dir} has no finished ticket at level {level}; pick a level its curves.csv holds")]
+    NoLevel { dir: std::path::PathBuf, level: u32 },
 }
 
 impl ResultsError {
     /// Whether the user pointed at the wrong thing (exit status 2) rather than a failure (1).
     pub fn is_usage(&self) -> bool {
-        matches!(self, ResultsError::NotARun { .. } | ResultsError::NotATransfer { .. })
+        matches!(self, ResultsError::NotARun { .. } | ResultsError::NotATransfer { .. } | ResultsError::NoMetric { .. } | ResultsError::NoLevel { .. })
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::plot::{Figure, Line, Style};
+use crate::plot::{Figure, Line, Style, XAxis};
 use crate::{Column, ResultsError, RunLayout, Table};
 
 /// The columns a matrix row begins with, before the transfer table's own (`level` onward).
@@ -33,7 +33,7 @@ pub struct TransferFolder {
 
 /// `key=value` for each `key = value` line of an identity text but `skip`'s keys, with the
 /// section prefix (`hparams.`, `imp.`) and quotes dropped.
-fn settings(identity: &str, skip: &[&str]) -> String {
+pub(crate) fn settings(identity: &str, skip: &[&str]) -> String {
     identity
         .lines()
         .filter_map(|l| l.split_once(" = "))
@@ -208,7 +208,13 @@ pub fn figures(folders: &[TransferFolder], metric: &str) -> Vec<(String, Figure)
                 lines.push(Line { label: "random ticket (random mask, fresh weights)".into(), points, style: Style::Baseline });
             }
             let n = to_target.iter().filter_map(|f| f.column("replicates")).flatten().filter_map(|r| r.parse::<u32>().ok()).max().unwrap_or(0);
-            let figure = Figure { title: format!("tickets transferred to {target}"), y_label: format!("{metric} (mean ± std, up to {n} replicates)"), lines };
+            let figure = Figure {
+                title: format!("tickets transferred to {target}"),
+                y_label: format!("{metric} (mean ± std, up to {n} replicates)"),
+                x: XAxis::Density,
+                lines,
+                reference: None,
+            };
             let stem: String = format!("{target}-{metric}").chars().map(|c| if c.is_ascii_alphanumeric() || "=.-_@".contains(c) { c } else { '-' }).collect();
             (stem, figure)
         })

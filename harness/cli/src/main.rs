@@ -31,6 +31,9 @@ enum Command {
     /// Gather transfer folders into one table (matrix.arrow, matrix.csv) and draw, per target,
     /// each source's ticket against the target's own and the random ticket (PNG and SVG).
     TransferMatrix(commands::transfer_matrix::MatrixArgs),
+    /// Draw a run: each ticket kind's metric against density (PNG and SVG), or with --curves
+    /// the training curves of one level.
+    Plot(commands::plot::PlotArgs),
     /// Print the comparison table of a run or transfer folder.
     Show(commands::show::ShowArgs),
     /// Environments: inspect them.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(*args),
         Command::Transfer(args) => commands::transfer::transfer(*args),
         Command::TransferMatrix(args) => commands::transfer_matrix::transfer_matrix(args),
+        Command::Plot(args) => commands::plot::plot(args),
         Command::Show(args) => commands::show::show(args),
         Command::Env { command } => commands::env::env(command),
         Command::Data { command } => commands::data::data(command),

@@ -4,6 +4,7 @@
 pub mod data;
 pub mod env;
 pub mod list;
+pub mod plot;
 pub mod run;
 pub mod show;
 pub mod transfer;
