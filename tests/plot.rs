@@ -46,7 +46,7 @@ fn plot_draws_each_ticket_kind_against_density_and_the_training_curves_of_a_leve
         assert_eq!(polylines(&svg, color), 2, "one line for {kind}, and its legend sample");
         assert!(svg.contains(&format!(">\n{kind}\n<")), "{kind} is labeled");
     }
-    assert!(svg.contains("dense network (level 0)") && svg.contains("up to 2 replicates"));
+    assert!(svg.contains("dense network (level 0)") && svg.contains("up to 2 replicate(s)"));
     let well_formed = "import sys, xml.etree.ElementTree as ET\nprint(ET.parse(sys.argv[1]).getroot().tag)";
     if let Some(root) = python(well_formed, &[Path::new(written[1])]) {
         assert_eq!(root.trim(), "{http://www.w3.org/2000/svg}svg");

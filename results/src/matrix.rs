@@ -210,7 +210,7 @@ pub fn figures(folders: &[TransferFolder], metric: &str) -> Vec<(String, Figure)
             let n = to_target.iter().filter_map(|f| f.column("replicates")).flatten().filter_map(|r| r.parse::<u32>().ok()).max().unwrap_or(0);
             let figure = Figure {
                 title: format!("tickets transferred to {target}"),
-                y_label: format!("{metric} (mean ± std, up to {n} replicates)"),
+                y_label: format!("{metric} (mean ± std, up to {n} replicate(s))"),
                 x: XAxis::Density,
                 lines,
                 reference: None,

@@ -93,7 +93,7 @@ pub fn comparison_figure(runs: &[&Path], metric: Option<&str>) -> Result<Figure,
         }
     }
     let title = if runs.len() > 1 { format!("{} and {} other run(s)", run_label(runs[0]), runs.len() - 1) } else { run_label(runs[0]) };
-    Ok(Figure { title, y_label: format!("{chosen} (mean ± std, up to {replicates} replicates)"), x: XAxis::Density, lines, reference })
+    Ok(Figure { title, y_label: format!("{chosen} (mean ± std, up to {replicates} replicate(s))"), x: XAxis::Density, lines, reference })
 }
 
 /// The training curves of every ticket at `level`: `metric` as `SPLIT_NAME` (`test_accuracy`,
@@ -157,7 +157,7 @@ pub fn curves_figure(run: &Path, level: u32, metric: Option<&str>) -> Result<Fig
         .collect();
     Ok(Figure {
         title: format!("{}: level {level}", run_label(run)),
-        y_label: format!("{chosen} (mean ± std, up to {replicates} replicates)"),
+        y_label: format!("{chosen} (mean ± std, up to {replicates} replicate(s))"),
         x: XAxis::Steps,
         lines,
         reference: None,
