@@ -378,7 +378,8 @@ impl ImageData {
         // the training examples (validation excluded) for the transfer family.
         let (mean, std) = if arch.transfer_family() {
             let train_part = x.narrow(0, 0, train_n);
-            (train_part.mean_dim(&[0i64, 2, 3][..], true, Kind::Float), train_part.std_dim(&[0i64, 2, 3][..], true, true))
+            // A channel with one value throughout (a blank image folder) must not divide by zero.
+            (train_part.mean_dim(&[0i64, 2, 3][..], true, Kind::Float), train_part.std_dim(&[0i64, 2, 3][..], true, true).clamp_min(1e-6))
         } else {
             let (mean, std) = dataset.normalization();
             (Tensor::from_slice(mean).to_kind(Kind::Float).view([1, -1, 1, 1]), Tensor::from_slice(std).to_kind(Kind::Float).view([1, -1, 1, 1]))
