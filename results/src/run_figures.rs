@@ -10,8 +10,8 @@ use crate::matrix::settings;
 use crate::plot::{Figure, Line, Style, XAxis};
 use crate::{ResultsError, RunLayout};
 
-/// A CSV table as rows of column -> text.
-fn read_table(path: &Path) -> Result<Vec<BTreeMap<String, String>>, ResultsError> {
+/// A CSV table: its header in file order, and its rows as column -> text.
+fn read_table(path: &Path) -> Result<(Vec<String>, Vec<BTreeMap<String, String>>), ResultsError> {
     let corrupt = |e: csv::Error| ResultsError::Corrupt {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -19,7 +19,11 @@ fn read_table(path: &Path) -> Result<Vec<BTreeMap<String, String>>, ResultsError
     };
     let mut reader = csv::Reader::from_path(path).map_err(corrupt)?;
     let headers = reader.headers().map_err(corrupt)?.clone();
-    reader.records().map(|r| r.map(|r| headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).map_err(corrupt)).collect()
+    let rows = reader
+        .records()
+        .map(|r| r.map(|r| headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).map_err(corrupt))
+        .collect::<Result<_, _>>()?;
+    Ok((headers.iter().map(String::from).collect(), rows))
 }
 
 /// `task settings` from a folder's `config.toml` (empty where it cannot be read).
@@ -28,7 +32,11 @@ fn run_label(dir: &Path) -> String {
     let task = config.get("task").and_then(|v| v.as_str()).unwrap_or_default();
     let identity = config.get("identity").and_then(|v| v.as_str()).unwrap_or_default();
     let settings = settings(identity, &["source", "task", "preset"]);
-    if settings.is_empty() { task.to_string() } else { format!("{task} {settings}") }
+    let target = if settings.is_empty() { task.to_string() } else { format!("{task} {settings}") };
+    match config.get("source").and_then(|v| v.as_str()) {
+        Some(source) => format!("tickets of {source} on {target}"),
+        None => target,
+    }
 }
 
 fn no_metric(metric: &str, available: Vec<String>) -> ResultsError {
@@ -47,7 +55,7 @@ pub fn comparison_figure(runs: &[&Path], metric: Option<&str>) -> Result<Figure,
         let layout = RunLayout::new(*dir);
         let path = ["comparison", "transfer"].iter().map(|t| layout.table(t, "csv")).find(|p| p.is_file());
         let path = path.ok_or_else(|| ResultsError::NotARun { dir: dir.to_path_buf(), file: "comparison.csv" })?;
-        let rows = read_table(&path)?;
+        let (headers, rows) = read_table(&path)?;
         let mut metrics: Vec<String> = vec![];
         for row in &rows {
             if !metrics.contains(&row["metric"]) {
@@ -63,9 +71,8 @@ pub fn comparison_figure(runs: &[&Path], metric: Option<&str>) -> Result<Figure,
         if !metrics.contains(&chosen) {
             return Err(no_metric(&chosen, metrics));
         }
-        let headers: Vec<&String> = rows.first().map(|r| r.keys().collect()).unwrap_or_default();
-        // The subject's columns come first among the `*_mean` ones in the file; a BTreeMap sorts
-        // them, so find the subject from the `S_minus_C` columns instead.
+        // The subject is the kind every `S_minus_C` column starts with; the controls follow in the
+        // table's (the registry's) order.
         let subject = headers.iter().find_map(|h| h.split_once("_minus_").map(|(s, _)| s.to_string())).unwrap_or_else(|| "winning".into());
         let mut kinds = vec![subject.clone()];
         kinds.extend(headers.iter().filter_map(|h| h.strip_prefix(&format!("{subject}_minus_")).map(String::from)));
@@ -104,7 +111,7 @@ pub fn curves_figure(run: &Path, level: u32, metric: Option<&str>) -> Result<Fig
     if !path.is_file() {
         return Err(ResultsError::NotARun { dir: run.to_path_buf(), file: "curves.csv" });
     }
-    let rows = read_table(&path)?;
+    let (_, rows) = read_table(&path)?;
     let mut available: Vec<String> = vec![];
     for row in &rows {
         let name = format!("{}_{}", row["split"], row["metric"]);
