@@ -60,6 +60,8 @@ pub enum EngineError {
     DifferentRun { dir: PathBuf, differences: Vec<String> },
     #[error("--target-run {dir}: {reason}")]
     TargetRun { dir: PathBuf, reason: String },
+    #[error("--controls target_winning needs --target-run DIR, the folder of a `harness run` of the target task")]
+    NeedsTargetRun,
     #[error("{dir} cannot be a transfer source: {reason}")]
     TransferSource { dir: PathBuf, reason: String },
     #[error("the source run {dir} does not fit {task}: {reason}; transfer between tasks whose networks differ at most in the shapes of their input and output layers")]
@@ -103,6 +105,7 @@ impl EngineError {
             | EngineError::NoSuchDevice { .. }
             | EngineError::DifferentRun { .. }
             | EngineError::TargetRun { .. }
+            | EngineError::NeedsTargetRun
             | EngineError::TransferSource { .. }
             | EngineError::ArchitectureMismatch { .. }
             | EngineError::NoSuchLevel { .. } => true,

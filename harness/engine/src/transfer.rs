@@ -207,10 +207,7 @@ impl TransferConfig {
         asked.push(known[0].clone());
         if let Some(unknown) = asked.iter().find(|k| !known.contains(k)) {
             if *unknown == TargetWinning::KIND {
-                return Err(EngineError::TargetRun {
-                    dir: PathBuf::from("DIR"),
-                    reason: "--controls target_winning needs --target-run DIR, the folder of a `harness run` of the target task".into(),
-                });
+                return Err(EngineError::NeedsTargetRun);
             }
             return Err(EngineError::UnknownTicketKind { kind: unknown.to_string(), known: known.iter().map(|k| k.to_string()).collect() });
         }
