@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lottery_datasets::{write_cifar100_file, write_cifar_batch, write_svhn_mat, ImageSplit};
 
@@ -60,10 +60,6 @@ for name in sorted(m):
         let fc = (density("fc1.weight") * 4_194_304.0 + density("fc2.weight") * 65_536.0) / (4_194_304.0 + 65_536.0);
         assert!((fc - 0.8).abs() < 1e-4, "{text}");
     }
-}
-
-fn results_dir(stdout: &[u8]) -> PathBuf {
-    PathBuf::from(String::from_utf8_lossy(stdout).lines().find_map(|l| l.strip_prefix("results: ")).expect("the command prints its folder"))
 }
 
 fn cifar_folders(root: &Path) {

@@ -64,10 +64,9 @@ fn plot_draws_each_ticket_kind_against_density_and_the_training_curves_of_a_leve
     // Another seed overlaid: every line labeled with its run's settings.
     let mut args = vec!["run", "image/mnist-lenet", "--seed", "1", "--controls", "winning"];
     args.extend(common);
-    let second = String::from_utf8(run_ok(&args).stdout).unwrap();
-    let second = second.lines().find_map(|l| l.strip_prefix("results: ")).unwrap().to_string();
+    let second = results_dir(&run_ok(&args).stdout);
     let compared = out.path().join("compared.svg");
-    run_ok(&["plot", run.to_str().unwrap(), "--compare", &second, "--out", compared.to_str().unwrap()]);
+    run_ok(&["plot", run.to_str().unwrap(), "--compare", second.to_str().unwrap(), "--out", compared.to_str().unwrap()]);
     let svg = std::fs::read_to_string(&compared).unwrap();
     assert!(svg.contains("image/mnist-lenet prune=0.36: shuffle") && svg.contains("image/mnist-lenet prune=0.36 seed=1: winning"), "labels name the runs");
     assert_eq!(polylines(&svg, "#D62728"), 2, "four lines: three kinds of the first run, winning of the second");

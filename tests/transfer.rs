@@ -15,8 +15,7 @@ fn imp_run(data: &str, out: &Path, extra: &[&str]) -> PathBuf {
     let out_arg = out.to_str().unwrap();
     args.extend(["--out", out_arg]);
     args.extend(extra);
-    let stdout = String::from_utf8(run_ok(&args).stdout).unwrap();
-    PathBuf::from(stdout.lines().find_map(|l| l.strip_prefix("results: ")).expect("harness run prints its folder"))
+    results_dir(&run_ok(&args).stdout)
 }
 
 /// `column` of the `test_accuracy` rows of a CSV table, by level.
@@ -39,7 +38,7 @@ fn class_disjoint_transfer_trains_every_kind_and_its_reference_is_the_target_run
     ])
     .stdout;
     let stdout = String::from_utf8(stdout).unwrap();
-    let dir = PathBuf::from(stdout.lines().find_map(|l| l.strip_prefix("results: ")).unwrap());
+    let dir = results_dir(stdout.as_bytes());
     let source_name = source.file_name().unwrap().to_str().unwrap();
     assert!(dir.file_name().unwrap().to_str().unwrap().starts_with(&format!("{source_name}-to-image-mnist-lenet-")), "{}", dir.display());
     assert!(stdout.contains(&format!("tickets of {source_name} trained on image/mnist-lenet")), "{stdout}");
@@ -103,7 +102,7 @@ print(t.schema.field("transferred_minus_target_winning").type)
         "transfer", target.to_str().unwrap(), "--to", "image/mnist-lenet", "--set", "classes=0-4", "--levels", "0,2", "--controls", "random",
         "--device", "cpu", "--quiet", "--data-dir", data, "--out", out.path().to_str().unwrap(),
     ]);
-    let reverse = PathBuf::from(String::from_utf8(reverse.stdout).unwrap().lines().find_map(|l| l.strip_prefix("results: ")).unwrap().to_string());
+    let reverse = results_dir(&reverse.stdout);
     let matrix = out.path().join("matrix");
     run_ok(&["transfer-matrix", dir.to_str().unwrap(), reverse.to_str().unwrap(), "--out", matrix.to_str().unwrap()]);
     let rows = csv_rows(&matrix.join("matrix.csv"));

@@ -117,6 +117,16 @@ pub fn comparison_table(results: &[TicketResult], metrics: &[MetricSpec], subjec
     table
 }
 
+/// The subject and the controls (in column order) of a comparison or transfer table, read back
+/// from its header: the subject's mean is the first `*_mean` column, and each control `C` has a
+/// `S_minus_C` column. `None` when there is no `*_mean` column.
+pub fn kinds_in_header<'h>(headers: impl IntoIterator<Item = &'h str> + Clone) -> Option<(String, Vec<String>)> {
+    let subject = headers.clone().into_iter().find_map(|h| h.strip_suffix("_mean"))?.to_string();
+    let minus = format!("{subject}_minus_");
+    let controls = headers.into_iter().filter_map(|h| h.strip_prefix(minus.as_str())).map(String::from).collect();
+    Some((subject, controls))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +169,17 @@ mod tests {
         assert_eq!(f("reinit_mean")[0], None);
         assert_eq!(f("winning_minus_shuffle")[1], None);
         assert_eq!(f("density")[1], Some(0.8));
+    }
+
+    #[test]
+    fn the_header_gives_back_the_subject_and_the_controls_in_order() {
+        let results = vec![result(TicketKind::WINNING, 0, 1, 0.9)];
+        let specs = [MetricSpec { name: "test_accuracy".into(), direction: Direction::Higher }];
+        let kinds = [TicketKind::named("target_winning"), TicketKind::REINIT];
+        let table = comparison_table(&results, &specs, &TicketKind::named("transferred"), &kinds);
+        let headers: Vec<&str> = table.column_names().collect();
+        assert_eq!(kinds_in_header(headers.iter().copied()), Some(("transferred".into(), vec!["target_winning".into(), "reinit".into()])));
+        assert_eq!(kinds_in_header(["level", "metric"]), None);
     }
 
     #[test]

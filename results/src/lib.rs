@@ -22,7 +22,7 @@ mod table;
 mod ticket;
 
 pub use atomic::{remove_stale_temporaries, write_atomic, AtomicFile};
-pub use comparison::{comparison_table, Direction, MetricSpec};
+pub use comparison::{comparison_table, kinds_in_header, Direction, MetricSpec};
 pub use layout::{RunLayout, TicketLayout, CONFIG_FILE, TABLES};
 pub use lock::{Locked, RunLock};
 pub use run_id::run_id;

@@ -71,11 +71,9 @@ pub fn comparison_figure(runs: &[&Path], metric: Option<&str>) -> Result<Figure,
         if !metrics.contains(&chosen) {
             return Err(no_metric(&chosen, metrics));
         }
-        // The subject is the kind every `S_minus_C` column starts with; the controls follow in the
-        // table's (the registry's) order.
-        let subject = headers.iter().find_map(|h| h.split_once("_minus_").map(|(s, _)| s.to_string())).unwrap_or_else(|| "winning".into());
-        let mut kinds = vec![subject.clone()];
-        kinds.extend(headers.iter().filter_map(|h| h.strip_prefix(&format!("{subject}_minus_")).map(String::from)));
+        let corrupt = || ResultsError::Corrupt { path: path.clone(), reason: "no `*_mean` column".into(), remedy: "rerun the command that made the folder".into() };
+        let (subject, controls) = crate::kinds_in_header(headers.iter().map(String::as_str)).ok_or_else(corrupt)?;
+        let kinds: Vec<String> = std::iter::once(subject.clone()).chain(controls).collect();
         let at_metric: Vec<&BTreeMap<String, String>> = rows.iter().filter(|row| row["metric"] == chosen).collect();
         let prefix = if runs.len() > 1 { format!("{}: ", run_label(dir)) } else { String::new() };
         for kind in &kinds {

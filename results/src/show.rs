@@ -39,8 +39,7 @@ pub fn render(run_dir: &Path) -> Result<String, ResultsError> {
     let metric = col("metric")?;
     let direction = col("direction")?;
     let reps = col("replicates")?;
-    // The subject's columns come first among the `*_mean` ones.
-    let subject = headers.iter().find_map(|h| h.strip_suffix("_mean")).map(String::from).ok_or_else(|| ResultsError::Corrupt {
+    let (subject, kinds) = crate::kinds_in_header(headers.iter()).ok_or_else(|| ResultsError::Corrupt {
         path: path.clone(),
         reason: "no `*_mean` column".into(),
         remedy: remedy.into(),
@@ -48,10 +47,10 @@ pub fn render(run_dir: &Path) -> Result<String, ResultsError> {
     let subject_cols = (col(&format!("{subject}_mean"))?, col(&format!("{subject}_std"))?);
     // One mean ± std column and one difference column per control kind the table holds, in its
     // order (the engine's ticket registry decides which kinds there are).
-    let minus = format!("{subject}_minus_");
     let mut controls = vec![];
-    for kind in headers.iter().filter_map(|h| h.strip_prefix(minus.as_str())) {
-        controls.push((kind.to_string(), col(&format!("{kind}_mean"))?, col(&format!("{kind}_std"))?, col(&format!("{minus}{kind}"))?));
+    for kind in kinds {
+        let (mean, std, diff) = (col(&format!("{kind}_mean"))?, col(&format!("{kind}_std"))?, col(&format!("{subject}_minus_{kind}"))?);
+        controls.push((kind, mean, std, diff));
     }
     let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().map_err(corrupt)?;
     let mut out = String::new();

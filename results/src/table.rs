@@ -90,6 +90,11 @@ impl Table {
         self.columns.first().map_or(0, |(_, c)| c.len())
     }
 
+    /// The column names, in order.
+    pub fn column_names(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(|(n, _)| n.as_str())
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
     }

@@ -64,6 +64,11 @@ pub fn lenet_interrupt_args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
     ]
 }
 
+/// The folder a `harness run` or `harness transfer` printed (its `results: DIR` line).
+pub fn results_dir(stdout: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(stdout).lines().find_map(|l| l.strip_prefix("results: ")).expect("the command prints its folder"))
+}
+
 /// The one run folder under `out`.
 pub fn run_dir(out: &Path) -> PathBuf {
     let dirs: Vec<PathBuf> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();

@@ -49,6 +49,13 @@ pub struct Level<'a> {
     pub rewind: &'a Path,
 }
 
+impl Level<'_> {
+    /// The level's rewound weights (constructed from the replicate's init seed, then loaded).
+    pub fn rewound_init(&self) -> Init {
+        Init::Rewound { seed: self.seeds.init, path: self.rewind.to_path_buf() }
+    }
+}
+
 /// A ticket's mask and where its initial weights come from.
 pub struct Ticket<'a> {
     pub mask: Cow<'a, Mask>,

@@ -9,7 +9,6 @@ use lottery_results::TicketKind;
 use super::{Level, Ticket, TicketSource};
 use crate::mask::Mask;
 use crate::prune;
-use crate::train::Init;
 use crate::EngineError;
 
 pub struct Shuffle;
@@ -46,6 +45,6 @@ impl TicketSource for Shuffle {
 
     fn ticket<'a>(&self, level: &Level<'a>) -> Result<Ticket<'a>, EngineError> {
         let mask = kept_random_mask(level, &self.kind())?;
-        Ok(Ticket { mask, init: Init::Rewound { seed: level.seeds.init, path: level.rewind.to_path_buf() } })
+        Ok(Ticket { mask, init: level.rewound_init() })
     }
 }

@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use lottery_results::TicketKind;
 
 use super::{Level, Ticket, TicketSource};
-use crate::train::Init;
 use crate::EngineError;
 
 pub struct Winning;
@@ -20,6 +19,6 @@ impl TicketSource for Winning {
     }
 
     fn ticket<'a>(&self, level: &Level<'a>) -> Result<Ticket<'a>, EngineError> {
-        Ok(Ticket { mask: Cow::Borrowed(level.mask), init: Init::Rewound { seed: level.seeds.init, path: level.rewind.to_path_buf() } })
+        Ok(Ticket { mask: Cow::Borrowed(level.mask), init: level.rewound_init() })
     }
 }
