@@ -141,6 +141,7 @@ mod tests {
             seeds: BTreeMap::new(),
             metrics: BTreeMap::from([("test_accuracy".to_string(), acc)]),
             curve: vec![],
+            seconds: None,
         }
     }
 

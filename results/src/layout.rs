@@ -198,7 +198,7 @@ mod tests {
         for (rep, level, kind) in [(1, 0, TicketKind::WINNING), (0, 1, other.clone()), (0, 1, TicketKind::REINIT), (0, 0, TicketKind::WINNING), (0, 1, TicketKind::WINNING)] {
             let t = run.ticket(rep, level, &kind);
             std::fs::create_dir_all(t.dir()).unwrap();
-            let r = TicketResult { ticket: kind, replicate: rep, level, density: 1.0, seeds: Default::default(), metrics: Default::default(), curve: vec![] };
+            let r = TicketResult { ticket: kind, replicate: rep, level, density: 1.0, seeds: Default::default(), metrics: Default::default(), curve: vec![], seconds: None };
             std::fs::write(t.result(), serde_json::to_string(&r).unwrap()).unwrap();
         }
         // A ticket still training has no result.

@@ -7,17 +7,21 @@
 //! the commands that summarize many runs) depends on this crate alone, not on libtorch.
 //! [`RunLayout`] is the folder's layout; [`RunLock`] its one-writer lock. [`matrix`] gathers
 //! transfer folders into one table, [`run_figures`] turns run folders into figures and [`plot`]
-//! draws them.
+//! draws them. [`summary`] reads a run back as numbers (matching density, area under the
+//! curve) for suites and [`leaderboard`] exports; [`provenance`] is which build made a run.
 
 mod atomic;
 mod comparison;
 mod layout;
+pub mod leaderboard;
 mod lock;
 pub mod matrix;
 pub mod plot;
+pub mod provenance;
 pub mod run_figures;
 mod run_id;
 pub mod show;
+pub mod summary;
 mod table;
 mod ticket;
 

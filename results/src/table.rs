@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::{DataType, Field, Schema};
 
@@ -18,6 +18,7 @@ pub enum Column {
     U32(Vec<u32>),
     U64(Vec<u64>),
     F64(Vec<Option<f64>>),
+    Bool(Vec<bool>),
 }
 
 impl Column {
@@ -27,6 +28,7 @@ impl Column {
             Column::U32(v) => v.len(),
             Column::U64(v) => v.len(),
             Column::F64(v) => v.len(),
+            Column::Bool(v) => v.len(),
         }
     }
 
@@ -36,6 +38,7 @@ impl Column {
             Column::U32(_) => Field::new(name, DataType::UInt32, false),
             Column::U64(_) => Field::new(name, DataType::UInt64, false),
             Column::F64(_) => Field::new(name, DataType::Float64, true),
+            Column::Bool(_) => Field::new(name, DataType::Boolean, false),
         }
     }
 
@@ -45,6 +48,7 @@ impl Column {
             Column::U32(v) => Arc::new(UInt32Array::from(v.clone())),
             Column::U64(v) => Arc::new(UInt64Array::from(v.clone())),
             Column::F64(v) => Arc::new(Float64Array::from(v.clone())),
+            Column::Bool(v) => Arc::new(BooleanArray::from(v.clone())),
         }
     }
 
@@ -56,6 +60,7 @@ impl Column {
             Column::U32(v) => v[i].to_string(),
             Column::U64(v) => v[i].to_string(),
             Column::F64(v) => v[i].map(|x| x.to_string()).unwrap_or_default(),
+            Column::Bool(v) => v[i].to_string(),
         }
     }
 }

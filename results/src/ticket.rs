@@ -72,6 +72,10 @@ pub struct TicketResult {
     /// (at the evaluation chosen on validation data).
     pub metrics: BTreeMap<String, f64>,
     pub curve: Vec<CurvePoint>,
+    /// Wall-clock seconds spent training this ticket, over all the invocations that trained it
+    /// (absent in results from before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 /// Long format: one row per (ticket, replicate, level, density, step, split, metric, value).

@@ -90,9 +90,14 @@ pub fn csv_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> 
 /// safetensors, numpy or tokenizers, unless LOTTERY_REQUIRE_PYTHON=1 (as `./lottery test` sets), which makes
 /// that a failure.
 pub fn python(script: &str, args: &[&Path]) -> Option<String> {
-    let probe = Command::new("python3").args(["-c", "import pyarrow, safetensors, numpy, tokenizers"]).output();
+    python_with(&["pyarrow", "safetensors", "numpy", "tokenizers"], script, args)
+}
+
+/// [`python`] with the modules the script needs (e.g. `junitparser`, `pandas`, `duckdb`).
+pub fn python_with(modules: &[&str], script: &str, args: &[&Path]) -> Option<String> {
+    let probe = Command::new("python3").args(["-c", &format!("import {}", modules.join(", "))]).output();
     if !probe.map(|o| o.status.success()).unwrap_or(false) {
-        let msg = "python3 with pyarrow, safetensors, numpy and tokenizers is needed (./lottery test installs them)";
+        let msg = format!("python3 with {} is needed (./lottery test installs them)", modules.join(", "));
         assert!(std::env::var("LOTTERY_REQUIRE_PYTHON").as_deref() != Ok("1"), "{msg}");
         eprintln!("skipped the Python half of this test: {msg}");
         return None;

@@ -4,6 +4,7 @@ use lottery_datasets::DataError;
 use lottery_engine::EngineError;
 use lottery_envs::EnvError;
 use lottery_results::ResultsError;
+use lottery_suite::SuiteError;
 use lottery_task::TaskError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +19,11 @@ pub enum CliError {
     Data(#[from] DataError),
     #[error(transparent)]
     Env(#[from] EnvError),
+    #[error(transparent)]
+    Suite(#[from] SuiteError),
+    /// A suite ran and a check failed: a regression, an expectation, or a run.
+    #[error("{failures} of {checks} checks failed; see {}", report.display())]
+    SuiteFailed { failures: usize, checks: usize, report: std::path::PathBuf },
     /// A command-line value that parses but cannot be used.
     #[error("{flag} {value}: {requirement}")]
     BadValue { flag: &'static str, value: String, requirement: String },
@@ -32,8 +38,9 @@ pub fn exit_status(e: &CliError) -> u8 {
         CliError::Task(e) => e.is_usage(),
         CliError::Results(e) => e.is_usage(),
         CliError::Data(e) => e.is_usage(),
+        CliError::Suite(e) => e.is_usage(),
         CliError::Env(_) | CliError::BadValue { .. } => true,
-        CliError::Stdout(_) => false,
+        CliError::Stdout(_) | CliError::SuiteFailed { .. } => false,
     };
     if usage {
         2

@@ -1,7 +1,7 @@
 //! `harness`: the command line of the lottery harness. A thin layer over the library crates:
 //! each command is a module of [`commands`] that parses its arguments and calls the engine, the
 //! tasks or the results; [`exit_status`] is the one place that maps errors to exit statuses
-//! (2 for bad input, 1 for failures).
+//! (2 for bad input, 1 for failures, a failed suite included).
 
 mod commands;
 mod error;
@@ -36,6 +36,17 @@ enum Command {
     Plot(commands::plot::PlotArgs),
     /// Print the comparison table of a run or transfer folder.
     Show(commands::show::ShowArgs),
+    /// Regression suites: run a suite file's entries and judge them against expectations and a
+    /// baseline, with JUnit, Markdown and JSON reports.
+    Suite {
+        #[command(subcommand)]
+        command: commands::suite::SuiteCommand,
+    },
+    /// Leaderboards: one table over many run folders.
+    Leaderboard {
+        #[command(subcommand)]
+        command: commands::leaderboard::LeaderboardCommand,
+    },
     /// Environments: inspect them.
     Env {
         #[command(subcommand)]
@@ -58,6 +69,8 @@ fn main() -> ExitCode {
         Command::TransferMatrix(args) => commands::transfer_matrix::transfer_matrix(args),
         Command::Plot(args) => commands::plot::plot(args),
         Command::Show(args) => commands::show::show(args),
+        Command::Suite { command } => commands::suite::suite(command),
+        Command::Leaderboard { command } => commands::leaderboard::leaderboard_command(command),
         Command::Env { command } => commands::env::env(command),
         Command::Data { command } => commands::data::data(command),
     };

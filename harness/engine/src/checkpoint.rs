@@ -29,6 +29,9 @@ pub struct Progress {
     /// The tensor file holding weights and optimizer state at `step`.
     pub tensors: String,
     pub curve: Vec<CurvePoint>,
+    /// Wall-clock seconds spent training up to `step` (0 in checkpoints from before it was kept).
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 /// A ticket's checkpoint: `checkpoint.json` naming a tensor file beside it. The tensor file is
@@ -59,10 +62,10 @@ impl Checkpoint {
         Ok(Some((progress, tensors)))
     }
 
-    pub fn save(&self, step: u64, curve: &[CurvePoint], tensors: &[(String, Tensor)]) -> Result<(), EngineError> {
+    pub fn save(&self, step: u64, curve: &[CurvePoint], seconds: f64, tensors: &[(String, Tensor)]) -> Result<(), EngineError> {
         let name = TicketLayout::checkpoint_tensors_name(step);
         write_safetensors_atomic(&self.dir.join(&name), tensors)?;
-        let progress = Progress { step, tensors: name.clone(), curve: curve.to_vec() };
+        let progress = Progress { step, tensors: name.clone(), curve: curve.to_vec(), seconds };
         write_atomic(self.json(), serde_json::to_string(&progress).expect("progress serializes").as_bytes())?;
         self.remove_tensor_files(Some(&name));
         Ok(())

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use tch::{nn, Device};
 
+use lottery_results::provenance::Provenance;
 use lottery_results::{comparison_table, curves_table, write_atomic, MetricSpec, RunLayout, TicketKind, TicketResult};
 use lottery_task::{Problem, Task, TaskEnv, Training};
 
@@ -139,15 +140,20 @@ struct OnDisk<'a> {
     inputs: BTreeMap<String, String>,
     /// The seeds of each replicate, derived from `imp.seed`.
     replicate_seeds: Vec<ReplicateSeeds>,
+    /// The harness version and commit of the run's first invocation, and when it started.
+    provenance: Provenance,
 }
 
 /// Keys of `config.toml` that may change between invocations of one run.
-const INVOCATION_KEYS: [&str; 6] = ["identity", "device", "replicates", "controls", "inputs", "replicate_seeds"];
+const INVOCATION_KEYS: [&str; 7] = ["identity", "device", "replicates", "controls", "inputs", "replicate_seeds", "provenance"];
 
 /// Checks that the folder's `config.toml`, if any, holds the same run, and writes the current one
 /// (replicates and controls are the union of the folder's and this invocation's).
 fn write_or_check_config(layout: &RunLayout, config: &RunConfig, canonical: &str, device: Device, inputs: BTreeMap<String, String>) -> Result<(), EngineError> {
     let mut merged = config.clone();
+    let old = folder::read_config(layout)?;
+    // Kept from the first invocation: a resume by a later build does not rewrite who started it.
+    let provenance = old.as_ref().and_then(Provenance::from_config).unwrap_or_else(Provenance::now);
     let render = |config: &RunConfig| {
         let on_disk = OnDisk {
             identity: canonical,
@@ -155,10 +161,11 @@ fn write_or_check_config(layout: &RunLayout, config: &RunConfig, canonical: &str
             config,
             inputs: inputs.clone(),
             replicate_seeds: (0..config.replicates).map(|r| ReplicateSeeds::new(config.imp.seed, r)).collect(),
+            provenance: provenance.clone(),
         };
         toml::to_string(&on_disk).expect("a resolved config serializes")
     };
-    if let Some(old) = folder::read_config(layout)? {
+    if let Some(old) = old {
         let new: toml::Table = render(config).parse().expect("rendered TOML parses");
         folder::check_same_run(layout, &old, &new, canonical, &INVOCATION_KEYS)?;
         folder::accumulate(&old, &mut merged.replicates, &mut merged.controls);

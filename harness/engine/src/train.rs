@@ -173,7 +173,8 @@ pub fn train_ticket(
     let mut optimizer = Optimizer::new(training.optimizer.clone(), params);
 
     let checkpoint = Checkpoint::new(&spec.ticket);
-    let (mut step, mut curve) = match checkpoint.load()? {
+    let started = std::time::Instant::now();
+    let (mut step, mut curve, seconds_before) = match checkpoint.load()? {
         Some((progress, tensors)) => {
             let tensors: BTreeMap<String, Tensor> = tensors.into_iter().map(|(n, t)| (n, t.to_device(device))).collect();
             let weights: BTreeMap<String, Tensor> = tensors.iter().filter_map(|(n, t)| n.strip_prefix("var.").map(|n| (n.to_string(), t.shallow_clone()))).collect();
@@ -181,12 +182,12 @@ pub fn train_ticket(
             optimizer.load_state(&tensors)?;
             let extra: BTreeMap<String, Tensor> = tensors.iter().filter_map(|(n, t)| n.strip_prefix("extra.").map(|n| (n.to_string(), t.shallow_clone()))).collect();
             net.load_extra_state(&extra)?;
-            (progress.step, progress.curve)
+            (progress.step, progress.curve, progress.seconds)
         }
         None => {
             let mut curve = vec![];
             evaluate(net.as_mut(), spec.start, &mut curve);
-            (spec.start, curve)
+            (spec.start, curve, 0.0)
         }
     };
 
@@ -220,7 +221,7 @@ pub fn train_ticket(
                 let mut tensors: Vec<(String, Tensor)> = weights_of(&vars).into_iter().map(|(n, t)| (format!("var.{n}"), t)).collect();
                 tensors.extend(optimizer.state_tensors());
                 tensors.extend(net.extra_state().into_iter().map(|(n, t)| (format!("extra.{n}"), t)));
-                checkpoint.save(step, &curve, &tensors)?;
+                checkpoint.save(step, &curve, seconds_before + started.elapsed().as_secs_f64(), &tensors)?;
             }
         }
     }
@@ -238,6 +239,7 @@ pub fn train_ticket(
         seeds,
         metrics: summarize(&curve, metrics),
         curve,
+        seconds: Some(seconds_before + started.elapsed().as_secs_f64()),
     };
     let json = serde_json::to_string_pretty(&result).expect("results serialize");
     write_atomic(spec.ticket.result(), json.as_bytes())?;

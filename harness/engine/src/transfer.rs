@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use tch::{nn, Device, Tensor};
 
+use lottery_results::provenance::Provenance;
 use lottery_results::{comparison_table, curves_table, run_id, write_atomic, Column, MetricSpec, RunLayout, Table, TicketKind, TicketResult};
 use lottery_task::{Preset, Problem, PrunableParam, Role, Task, TaskEnv};
 
@@ -360,6 +361,8 @@ struct OnDisk<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     inputs: BTreeMap<String, String>,
     replicate_seeds: Vec<ReplicateSeeds>,
+    /// The harness version and commit of the transfer's first invocation, and when it started.
+    provenance: Provenance,
 }
 
 #[derive(Serialize)]
@@ -368,7 +371,7 @@ struct Parameters<'a> {
     fresh: &'a [String],
 }
 
-const INVOCATION_KEYS: [&str; 9] = ["identity", "device", "source_dir", "target_run_dir", "replicates", "levels", "controls", "inputs", "replicate_seeds"];
+const INVOCATION_KEYS: [&str; 10] = ["identity", "device", "source_dir", "target_run_dir", "replicates", "levels", "controls", "inputs", "replicate_seeds", "provenance"];
 
 /// A transfer to execute.
 pub struct Transfer<'a> {
@@ -506,6 +509,8 @@ impl Transfer<'_> {
 
     fn write_or_check_config(&self, layout: &RunLayout, canonical: &str, fit: &Fit, inputs: BTreeMap<String, String>) -> Result<(), EngineError> {
         let mut merged = self.config.clone();
+        let old = folder::read_config(layout)?;
+        let provenance = old.as_ref().and_then(Provenance::from_config).unwrap_or_else(Provenance::now);
         let render = |config: &TransferConfig| {
             let on_disk = OnDisk {
                 identity: canonical,
@@ -516,10 +521,11 @@ impl Transfer<'_> {
                 parameters: Parameters { transferred: &fit.transferred, fresh: &fit.fresh },
                 inputs: inputs.clone(),
                 replicate_seeds: (0..config.replicates).map(|r| ReplicateSeeds::new(config.seed, r)).collect(),
+                provenance: provenance.clone(),
             };
             toml::to_string(&on_disk).expect("a resolved transfer config serializes")
         };
-        if let Some(old) = folder::read_config(layout)? {
+        if let Some(old) = old {
             let new: toml::Table = render(&self.config).parse().expect("rendered TOML parses");
             folder::check_same_run(layout, &old, &new, canonical, &INVOCATION_KEYS)?;
             folder::accumulate(&old, &mut merged.replicates, &mut merged.controls);

@@ -3,9 +3,11 @@
 
 pub mod data;
 pub mod env;
+pub mod leaderboard;
 pub mod list;
 pub mod plot;
 pub mod run;
 pub mod show;
+pub mod suite;
 pub mod transfer;
 pub mod transfer_matrix;
