@@ -156,12 +156,14 @@ fn a_failed_expectation_and_a_failed_run_exit_1_and_the_other_entries_still_run(
 fn malformed_suites_exit_2_naming_the_line_and_run_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let cases: [(&str, &[&str]); 5] = [
+    let cases: [(&str, &[&str]); 6] = [
         ("[[entry]]\ntask = \"control/cartpol\"\n", &["suite.toml:2: unknown task `control/cartpol`; valid tasks (closest first): control/cartpole"]),
         ("[[entry]]\ntask = \"control/cartpole\"\nreplicate = 2\n", &["suite.toml:3: unknown field `replicate`, expected one of", "`replicates`"]),
         ("[[entry]]\ntask = \"control/cartpole\"\n\nreplicates = \"two\"\n", &["suite.toml:4:"]),
         ("[[entry]]\ntask = \"control/cartpole\"\ncontrols = [\"reinit\"]\nexpect = [\n  \"winning_minus_shuffle >= 0\",\n]\n", &["suite.toml:5:", "reads `shuffle`", "add it to the entry's controls"]),
         ("[[entry]]\ntask = \"control/cartpole\"\nset = { lrr = 0.1 }\n", &["suite.toml:1: entry `control/cartpole`: unknown hyperparameter `lrr`", "lr"]),
+        // The plan is checked too: the smoke budget is 60 updates.
+        ("[[entry]]\ntask = \"control/cartpole\"\npreset = \"smoke\"\nrewind = \"100it\"\n", &["suite.toml:1: entry `control/cartpole`: --rewind 100it is iteration 100, not before the end of training"]),
     ];
     for (text, needles) in cases {
         let suite = write_suite(dir.path(), text);

@@ -210,6 +210,15 @@ fn check_level_mask(mask: &Mask, plan: &Plan, level: u32) -> Result<(), String> 
 }
 
 impl<'a> Run<'a> {
+    /// Everything [`Run::execute`] checks before it writes (the task's data and hyperparameters,
+    /// the plan: `--ignore`, `--layer-rate`, `--rewind`, the budget), without writing anything:
+    /// what a suite checks of every entry before the first one runs.
+    pub fn check(&self) -> Result<(), EngineError> {
+        let problem = self.task.prepare(&self.config.hparams, &self.env)?;
+        plan(&self.config, problem.as_ref(), problem.training())?;
+        Ok(())
+    }
+
     /// Runs (or resumes) every level, replicate and control; returns every finished ticket's
     /// result in the folder.
     pub fn execute(&self, quiet: bool) -> Result<Vec<TicketResult>, EngineError> {

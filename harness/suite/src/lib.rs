@@ -42,7 +42,8 @@ impl SuiteError {
         matches!(self, SuiteError::Malformed { .. } | SuiteError::Baseline { .. })
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> SuiteError {
+    /// Maps an I/O error to [`SuiteError::Io`] at `path`.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> SuiteError {
         let path = path.into();
         move |source| SuiteError::Io { path, source }
     }

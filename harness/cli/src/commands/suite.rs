@@ -2,8 +2,9 @@
 //! `harness run` process, `--jobs` at a time with the cores split between them, then judged
 //! against its expectations and a baseline, with JUnit, Markdown and JSON reports.
 //!
-//! Everything that can refuse the suite (its syntax, tasks, presets, settings, metrics, the
-//! kinds its expectations read, a missing baseline) is checked before the first run starts.
+//! Everything that can refuse the suite (its syntax, tasks, presets, settings, each entry's plan,
+//! metrics, the kinds its expectations read, a missing baseline) is checked before the first run
+//! starts.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use clap::{Args, Subcommand};
 
 use lottery_engine::config::{Overrides, RunConfig};
 use lottery_engine::device::DeviceChoice;
-use lottery_engine::run::comparison_metrics;
+use lottery_engine::run::{comparison_metrics, Run};
 use lottery_engine::tickets::TicketSources;
 use lottery_engine::Step;
 use lottery_results::provenance::{utc_now, SOURCE_COMMIT, VERSION};
@@ -23,7 +24,7 @@ use lottery_results::summary::RunSummary;
 use lottery_results::TicketKind;
 use lottery_suite::report::SuiteReport;
 use lottery_suite::{baseline, judge, Check, CheckKind, Entry, EntryOutcome, Suite, SuiteError, Verdict};
-use lottery_task::Preset;
+use lottery_task::{Preset, TaskEnv};
 
 use crate::error::CliError;
 
@@ -93,7 +94,7 @@ fn malformed(suite: &Suite, line: usize, message: impl ToString) -> SuiteError {
 }
 
 /// Resolves an entry like `harness run` would, so a bad one is refused before anything runs.
-fn plan<'s>(suite: &'s Suite, entry: &'s Entry, out: &Path) -> Result<Planned<'s>, SuiteError> {
+fn plan<'s>(suite: &'s Suite, entry: &'s Entry, out: &Path, env: &TaskEnv) -> Result<Planned<'s>, SuiteError> {
     let registry = lottery_tasks::builtin();
     let at_entry = |message: String| malformed(suite, entry.line, format!("entry `{}`: {message}", entry.name));
     let task = registry.get(&entry.task).map_err(|e| malformed(suite, entry.task_line, e))?;
@@ -137,6 +138,14 @@ fn plan<'s>(suite: &'s Suite, entry: &'s Entry, out: &Path) -> Result<Planned<'s
         }
     }
     let run_dir = out.join("runs").join(entry.slug()).join(config.run_name(task));
+    // The whole plan, as `harness run` checks it before writing (a rewind point after the end of
+    // the budget, say). A failure that is not the entry's fault (data not there yet) is left to
+    // the entry's run, where it is reported without stopping the others.
+    let run = Run { dir: run_dir.clone(), config, task, env: env.clone(), tickets: &tickets };
+    match run.check() {
+        Err(e) if e.is_usage() => return Err(at_entry(e.to_string())),
+        _ => {}
+    }
     Ok(Planned { entry, run_dir, log: out.join("logs").join(format!("{}.log", entry.slug())) })
 }
 
@@ -151,7 +160,10 @@ fn run(args: SuiteRunArgs) -> Result<(), CliError> {
     let started_at = utc_now();
     let started = Instant::now();
     let suite = Suite::read(&args.suite)?;
-    let planned: Vec<Planned> = suite.entries.iter().map(|e| plan(&suite, e, &args.out)).collect::<Result<_, _>>()?;
+    let device = args.device.parse::<DeviceChoice>().map_err(|requirement| CliError::BadValue { flag: "--device", value: args.device.clone(), requirement })?;
+    let env = TaskEnv { data_dir: args.data_dir.clone(), device: device.resolve()?, rom_dir: args.rom_dir.clone() };
+    eprintln!("suite {}: checking {} entries", suite.name, suite.entries.len());
+    let planned: Vec<Planned> = suite.entries.iter().map(|e| plan(&suite, e, &args.out, &env)).collect::<Result<_, _>>()?;
     if let Some(dir) = &args.baseline {
         if !dir.is_dir() {
             return Err(SuiteError::Baseline { dir: dir.clone(), reason: format!("no such folder; write a baseline on purpose with --update-baseline {}", dir.display()) }.into());
@@ -160,13 +172,15 @@ fn run(args: SuiteRunArgs) -> Result<(), CliError> {
             baseline::read(dir, p.entry)?;
         }
     }
-    std::fs::create_dir_all(args.out.join("logs")).map_err(|source| CliError::Results(lottery_results::ResultsError::Io { path: args.out.join("logs"), source }))?;
+    let logs = args.out.join("logs");
+    std::fs::create_dir_all(&logs).map_err(SuiteError::io(&logs))?;
 
     let jobs = usize::from(args.jobs).min(planned.len());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = args.threads.map_or((cores / jobs).max(1), usize::from);
-    let exe = std::env::current_exe().map_err(CliError::Stdout)?;
-    eprintln!("suite {}: {} entries, {jobs} at a time, {threads} libtorch thread(s) each; logs in {}", suite.name, planned.len(), args.out.join("logs").display());
+    // Each entry is this same binary's `harness run`, in a process of its own.
+    let exe = std::env::current_exe().map_err(SuiteError::io("the harness executable"))?;
+    eprintln!("suite {}: {} entries, {jobs} at a time, {threads} libtorch thread(s) each; logs in {}", suite.name, planned.len(), logs.display());
     let queue = Mutex::new((0..planned.len()).collect::<VecDeque<usize>>());
     let results: Mutex<Vec<Option<(bool, f64, String)>>> = Mutex::new(vec![None; planned.len()]);
     let total = planned.len();
