@@ -62,7 +62,8 @@ pub trait Classifier: nn::ModuleT {
     fn prunable(&self) -> Vec<Prunable>;
 }
 
-pub(crate) fn weight_name(path: &nn::Path, layer: &str) -> String {
+/// The variable name of layer `layer`'s weight under `path` (what masks and `--ignore` name).
+pub fn weight_name(path: &nn::Path, layer: &str) -> String {
     let prefix = path.components().collect::<Vec<_>>().join(".");
     if prefix.is_empty() {
         format!("{layer}.weight")

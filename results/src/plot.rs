@@ -24,6 +24,8 @@ pub enum Style {
     Reference,
     /// A baseline: dashed gray.
     Baseline,
+    /// The n-th of the figure's point clouds: dots only (a scatter plot; the std is ignored).
+    Points(usize),
 }
 
 /// One line: (x, mean, std) points, drawn with a band of ± std.
@@ -41,6 +43,8 @@ pub enum XAxis {
     Density,
     /// Training iterations.
     Steps,
+    /// Any other quantity, on a linear scale, with this label.
+    Named(&'static str),
 }
 
 /// A metric against density or steps, one line per series, and an optional horizontal
@@ -56,7 +60,7 @@ pub struct Figure {
 
 fn color(style: Style) -> RGBColor {
     match style {
-        Style::Series(i) => {
+        Style::Series(i) | Style::Points(i) => {
             let palette = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
             palette[i % palette.len()]
         }
@@ -78,7 +82,7 @@ fn register_font() {
 fn to_axis(x: XAxis, value: f64) -> f64 {
     match x {
         XAxis::Density => -value.log10(),
-        XAxis::Steps => value,
+        XAxis::Steps | XAxis::Named(_) => value,
     }
 }
 
@@ -105,6 +109,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Re
     let (x_desc, x_label): (&str, Box<dyn Fn(&f64) -> String>) = match figure.x {
         XAxis::Density => ("density: fraction of weights remaining (log scale)", Box::new(|x: &f64| format!("{:.3}", 10f64.powf(-x)))),
         XAxis::Steps => ("training iteration", Box::new(|x: &f64| format!("{x:.0}"))),
+        XAxis::Named(label) => (label, Box::new(|x: &f64| format!("{x:.2}"))),
     };
     chart.configure_mesh().x_labels(10).x_desc(x_desc).y_desc(&figure.y_label).x_label_formatter(&x_label).draw()?;
     if let Some((label, value)) = &figure.reference {
@@ -116,6 +121,14 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Re
     }
     for line in &figure.lines {
         let c = color(line.style);
+        if let Style::Points(_) = line.style {
+            let dot = c.mix(0.6).filled();
+            chart
+                .draw_series(line.points.iter().map(|&(x, y, _)| Circle::new((at(x), y), 3, dot)))?
+                .label(&line.label)
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, dot));
+            continue;
+        }
         // The ± std band first, under the lines.
         if line.points.iter().any(|p| p.2 > 0.0) {
             let mut band: Vec<(f64, f64)> = line.points.iter().map(|&(x, m, s)| (at(x), m + s)).collect();

@@ -36,6 +36,9 @@ enum Command {
     Plot(commands::plot::PlotArgs),
     /// Print the comparison table of a run or transfer folder.
     Show(commands::show::ShowArgs),
+    /// A synthetic/teacher-student run node by node: which student nodes specialize to a
+    /// teacher node, and which survive pruning (table, summary and figures).
+    Specialization(commands::specialization::SpecializationArgs),
     /// Regression suites: run a suite file's entries and judge them against expectations and a
     /// baseline, with JUnit, Markdown and JSON reports.
     Suite {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::TransferMatrix(args) => commands::transfer_matrix::transfer_matrix(args),
         Command::Plot(args) => commands::plot::plot(args),
         Command::Show(args) => commands::show::show(args),
+        Command::Specialization(args) => commands::specialization::specialization(args),
         Command::Suite { command } => commands::suite::suite(command),
         Command::Leaderboard { command } => commands::leaderboard::leaderboard_command(command),
         Command::Env { command } => commands::env::env(command),

@@ -5,7 +5,8 @@
 //!
 //! - [`control`] and [`atari`]: A2C on classic control and on Atari games ([`a2c`] is their
 //!   shared update); [`image`]: image classifiers; [`lm`]: LSTM language models;
-//!   [`translate`]: Transformer translation, scored with [`bleu`].
+//!   [`translate`]: Transformer translation, scored with [`bleu`]; [`teacher_student`]: a ReLU
+//!   student mimicking a fixed teacher, with the specialization of its nodes.
 
 pub mod a2c;
 pub mod bleu;
@@ -14,6 +15,7 @@ pub mod atari;
 pub mod control;
 pub mod image;
 pub mod lm;
+pub mod teacher_student;
 pub mod translate;
 
 use lottery_task::Registry;
@@ -24,6 +26,7 @@ pub fn register_all(registry: &mut Registry) {
     control::register(registry);
     image::register(registry);
     lm::register(registry);
+    teacher_student::register(registry);
     translate::register(registry);
 }
 

@@ -8,6 +8,7 @@ pub mod list;
 pub mod plot;
 pub mod run;
 pub mod show;
+pub mod specialization;
 pub mod suite;
 pub mod transfer;
 pub mod transfer_matrix;
