@@ -1,6 +1,8 @@
 //! Embeds the source commit the harness is built from, so every run folder can record it
-//! (`lottery_results::provenance`). `LOTTERY_SOURCE_COMMIT` overrides it (a build from a source
-//! archive, with no git); without either it is "unknown".
+//! (`lottery_results::provenance`). `LOTTERY_SOURCE_COMMIT` overrides it: `./lottery` sets it,
+//! because clones that share a CARGO_TARGET_DIR share this script's output (cargo hashes path
+//! packages relative to the workspace), and a build from a source archive has no git. Without
+//! either it is "unknown".
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -98,5 +98,25 @@ fn specialization_analysis_reads_every_node_of_every_ticket_from_the_weights_it_
         assert!(tensor.equal(&rewind[name]), "{name} differs from the rewind point");
     }
 
+    let script = r#"
+import sys, pyarrow.ipc
+t = pyarrow.ipc.open_file(sys.argv[1]).read_all()
+print(t.num_rows, t.schema.field("survives").type, t.schema.field("correlation_end").type)
+"#;
+    if let Some(out) = python(script, &[&run.join("specialization.arrow")]) {
+        assert_eq!(out.trim(), format!("{} bool double", rows.len()));
+    }
+
+    // Several runs: recovery against the student's width, and per teacher node.
+    let narrow = smoke(dir.path().join("narrow").to_str().unwrap(), &["--set", "width_multiplier=1"]);
+    let figures = dir.path().join("sweep");
+    let out = run_ok(&["specialization", run.to_str().unwrap(), narrow.to_str().unwrap(), "--out", figures.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("teacher nodes recovered by the dense student"), "{stdout}");
+    for name in ["recovery-width", "recovery-strength"] {
+        let svg = std::fs::read_to_string(figures.join(format!("{name}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{name}.svg is well-formed at its ends");
+    }
+
     refused(&["specialization", dir.path().to_str().unwrap()], 2, &["config.toml"], dir.path());
 }

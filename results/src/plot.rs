@@ -146,7 +146,11 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Re
             chart.draw_series(xy.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
         }
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).position(SeriesLabelPosition::LowerLeft).draw()?;
+    // Curves fall to the right, so their lower left is free; point clouds of correlations
+    // leave the middle right free instead.
+    let scatter = !figure.lines.is_empty() && figure.lines.iter().all(|l| matches!(l.style, Style::Points(_)));
+    let legend = if scatter { SeriesLabelPosition::MiddleRight } else { SeriesLabelPosition::LowerLeft };
+    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).position(legend).draw()?;
     root.present()
 }
 

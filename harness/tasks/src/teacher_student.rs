@@ -396,6 +396,17 @@ impl Analysis {
         Ok(Analysis { problem, teacher })
     }
 
+    /// Per hidden layer, each teacher node's strength: the norm of its fan-out weights.
+    pub fn teacher_strengths(&self) -> Vec<Vec<f64>> {
+        let hidden = self.teacher.layers.len() - 1;
+        (0..hidden)
+            .map(|l| {
+                let next = &self.teacher.layers[l + 1].0;
+                (0..self.teacher.layers[l].0.len()).map(|j| next.iter().map(|row| row[j] * row[j]).sum::<f64>().sqrt()).collect()
+            })
+            .collect()
+    }
+
     /// The threshold above which a node counts as specialized (`recovered_threshold`).
     pub fn threshold(&self) -> f64 {
         self.problem.threshold
@@ -520,11 +531,17 @@ mod tests {
         }
         let plain = Teacher::generate(30, &[10], 50, 3, 0.0, 1.5);
         assert!((a.layers[1].0[0][4] - plain.layers[1].0[0][4] / 5.0).abs() < 1e-12);
-        // On fresh inputs each hidden node is active about half the time.
-        let data = Labeled::generate(&a, 4000, 1.5, 99, Device::Cpu);
-        let active = data.teacher_hidden[0].gt(0.0).to_kind(Kind::Double).mean_dim(0, false, Kind::Double);
-        for share in Vec::<f64>::try_from(active).unwrap() {
-            assert!((0.4..0.6).contains(&share), "{share}");
+        // On fresh inputs each hidden node is active about half the time, in every layer of a
+        // deep teacher too.
+        for teacher in [a, Teacher::generate(20, &[15, 12, 8], 5, 1, 0.0, 1.5)] {
+            let data = Labeled::generate(&teacher, 4000, 1.5, 99, Device::Cpu);
+            assert_eq!(data.teacher_hidden.len(), teacher.layers.len() - 1);
+            for layer in &data.teacher_hidden {
+                let active = layer.gt(0.0).to_kind(Kind::Double).mean_dim(0, false, Kind::Double);
+                for share in Vec::<f64>::try_from(active).unwrap() {
+                    assert!((0.4..0.6).contains(&share), "{share}");
+                }
+            }
         }
     }
 }

@@ -3,7 +3,9 @@
 //! which nodes survive pruning, and three figures: the "L-shape" (a node's correlation against its
 //! fan-out norm), luck (the correlation at the end against the one at initialization) and
 //! survival (the share of surviving nodes that had specialized in the dense network, per level
-//! and ticket kind: what magnitude pruning keeps).
+//! and ticket kind: what magnitude pruning keeps). Given several runs (a sweep of
+//! `width_multiplier` or `teacher_strength`), it also draws recovery against the student's width
+//! and each teacher node's recovery rate against its strength.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,8 +25,32 @@ const TASK: &str = "synthetic/teacher-student";
 
 #[derive(Args)]
 pub struct SpecializationArgs {
-    /// A run folder of synthetic/teacher-student.
-    run: PathBuf,
+    /// Run folders of synthetic/teacher-student. With several (e.g. a sweep of width_multiplier
+    /// or teacher_strength), also how recovery of the teacher's nodes depends on them.
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// Folder of the figures that compare several runs [default: the first run's figures/].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// What the comparison of several runs needs of each: its settings and its dense students.
+struct DenseNodes {
+    width_multiplier: i64,
+    teacher_strength: f64,
+    threshold: f64,
+    replicates: u32,
+    /// (replicate, node row) at level 0.
+    nodes: Vec<(u32, NodeRow)>,
+    /// Per hidden layer, each teacher node's fan-out norm.
+    strengths: Vec<Vec<f64>>,
+}
+
+impl DenseNodes {
+    /// Per replicate, the teacher nodes (layer, node) some student node specialized to.
+    fn recovered(&self, rep: u32) -> std::collections::BTreeSet<(u32, u32)> {
+        self.nodes.iter().filter(|(r, n)| *r == rep && n.correlation_end > self.threshold).map(|(_, n)| (n.layer, n.best_teacher)).collect()
+    }
 }
 
 fn corrupt(path: &Path, reason: impl ToString) -> CliError {
@@ -66,20 +92,88 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 }
 
 pub fn specialization(args: SpecializationArgs) -> Result<(), CliError> {
-    let layout = RunLayout::new(&args.run);
+    let mut dense = vec![];
+    for run in &args.runs {
+        dense.push(analyze(run)?);
+    }
+    if dense.len() > 1 {
+        let out = args.out.clone().unwrap_or_else(|| args.runs[0].join("figures"));
+        compare(&dense, &out)?;
+    }
+    Ok(())
+}
+
+/// Recovery against the student's width (one line per teacher strength) and each teacher node's
+/// recovery rate against its strength, over `runs`.
+fn compare(runs: &[DenseNodes], out: &Path) -> Result<(), CliError> {
+    std::fs::create_dir_all(out).map_err(|source| ResultsError::Io { path: out.to_path_buf(), source })?;
+    println!("teacher nodes recovered by the dense student (mean ± std over replicates)");
+    println!("{:>16} {:>16} {:>10} {:>12}", "width_multiplier", "teacher_strength", "replicates", "recovered");
+    let mut by_strength: BTreeMap<String, Vec<(f64, f64, f64)>> = BTreeMap::new();
+    let mut strength_lines = vec![];
+    for (i, run) in runs.iter().enumerate() {
+        let counts: Vec<f64> = (0..run.replicates).map(|rep| run.recovered(rep).len() as f64).collect();
+        let (mean, std) = mean_std(&counts);
+        println!("{:>16} {:>16} {:>10} {:>12}", run.width_multiplier, run.teacher_strength, run.replicates, format!("{mean:.2} ± {std:.2}"));
+        by_strength.entry(format!("teacher_strength {}", run.teacher_strength)).or_default().push((run.width_multiplier as f64, mean, std));
+        // Each teacher node: the share of replicates in which it was recovered.
+        let points = run
+            .strengths
+            .iter()
+            .enumerate()
+            .flat_map(|(l, layer)| layer.iter().enumerate().map(move |(j, s)| ((l + 1) as u32, j as u32, *s)))
+            .map(|(layer, node, strength)| {
+                let hits = (0..run.replicates).filter(|&rep| run.recovered(rep).contains(&(layer, node))).count();
+                (strength, hits as f64 / run.replicates as f64, 0.0)
+            })
+            .collect();
+        strength_lines.push(Line { label: format!("width_multiplier {}, teacher_strength {}", run.width_multiplier, run.teacher_strength), points, style: Style::Points(i) });
+    }
+    let width = Figure {
+        title: format!("{TASK}: recovery against the student's width"),
+        y_label: "teacher nodes recovered by the dense student (mean ± std)".into(),
+        x: XAxis::Named("width_multiplier"),
+        lines: by_strength
+            .into_iter()
+            .enumerate()
+            .map(|(i, (label, mut points))| {
+                points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Line { label, points, style: Style::Series(i) }
+            })
+            .collect(),
+        reference: None,
+    };
+    let strength = Figure {
+        title: format!("{TASK}: which teacher nodes are recovered"),
+        y_label: "share of replicates whose dense student recovers the node".into(),
+        x: XAxis::Named("teacher node's fan-out norm (its strength)"),
+        lines: strength_lines,
+        reference: None,
+    };
+    for (figure, name) in [(width, "recovery-width"), (strength, "recovery-strength")] {
+        for path in write_figure(&figure, &out.join(name))? {
+            println!("  {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// One run: the node table, the survival summary and the run's figures; returns its dense nodes.
+fn analyze(run: &Path) -> Result<DenseNodes, CliError> {
+    let layout = RunLayout::new(run);
     let config_path = layout.config();
-    let text = std::fs::read_to_string(&config_path).map_err(|_| ResultsError::NotARun { dir: args.run.clone(), file: "config.toml" })?;
+    let text = std::fs::read_to_string(&config_path).map_err(|_| ResultsError::NotARun { dir: run.to_path_buf(), file: "config.toml" })?;
     let config: toml::Table = text.parse().map_err(|e: toml::de::Error| corrupt(&config_path, e.message()))?;
     let task = config.get("task").and_then(|v| v.as_str()).unwrap_or_default();
     if task != TASK {
-        return Err(CliError::BadValue { flag: "RUN_DIR", value: args.run.display().to_string(), requirement: format!("it is a run of {task}; give a run of {TASK}") });
+        return Err(CliError::BadValue { flag: "RUN_DIR", value: run.display().to_string(), requirement: format!("it is a run of {task}; give a run of {TASK}") });
     }
     let hparams = config.get("hparams").and_then(|v| v.as_table()).ok_or_else(|| corrupt(&config_path, "no [hparams]"))?;
     let env = TaskEnv { data_dir: PathBuf::new(), device: Device::Cpu, rom_dir: None };
     let analysis = Analysis::prepare(hparams, &env)?;
     let results = layout.finished(&[TicketKind::WINNING, TicketKind::REINIT, TicketKind::SHUFFLE])?;
     if results.is_empty() {
-        return Err(ResultsError::NotARun { dir: args.run.clone(), file: "rep-0/level-00/winning/result.json" }.into());
+        return Err(ResultsError::NotARun { dir: run.to_path_buf(), file: "rep-0/level-00/winning/result.json" }.into());
     }
 
     let mut rows: Vec<(&TicketResult, NodeRow)> = vec![];
@@ -112,7 +206,7 @@ pub fn specialization(args: SpecializationArgs) -> Result<(), CliError> {
         .with("survives", Column::Bool(rows.iter().map(|(_, n)| n.survives).collect()))
         .with("teacher_strength", f(|n| n.teacher_strength))
         .with("specialized_in_dense", Column::Bool(rows.iter().map(|(r, n)| was_specialized(r, n)).collect()));
-    table.write(&args.run, "specialization")?;
+    table.write(run, "specialization")?;
 
     // Per (level, kind): over replicates, the surviving nodes and the share of them specialized.
     let kinds: Vec<TicketKind> = [TicketKind::WINNING, TicketKind::REINIT, TicketKind::SHUFFLE].into_iter().filter(|k| results.iter().any(|r| &r.ticket == k)).collect();
@@ -146,10 +240,10 @@ pub fn specialization(args: SpecializationArgs) -> Result<(), CliError> {
         println!("{line}");
     }
 
-    let figures = args.run.join("figures");
+    let figures = run.join("figures");
     std::fs::create_dir_all(&figures).map_err(|source| ResultsError::Io { path: figures.clone(), source })?;
     let dense: Vec<&NodeRow> = rows.iter().filter(|(r, _)| r.level == 0).map(|(_, n)| n).collect();
-    let replicates = results.iter().map(|r| r.replicate).max().unwrap_or(0) + 1;
+    let replicates: u32 = results.iter().map(|r| r.replicate).max().unwrap_or(0) + 1;
     let scatter = |label: &str, x: fn(&NodeRow) -> f64| Line { label: label.to_string(), points: dense.iter().map(|n| (x(n), n.correlation_end, 0.0)).collect(), style: Style::Points(0) };
     let nodes_label = format!("dense student nodes, {replicates} replicate(s)");
     let lshape = Figure {
@@ -173,7 +267,7 @@ pub fn specialization(args: SpecializationArgs) -> Result<(), CliError> {
         lines: survival.into_iter().map(|(k, points)| Line { label: kinds[k].to_string(), points, style: Style::Series(k) }).collect(),
         reference: None,
     };
-    println!("results: {}", args.run.display());
+    println!("results: {}", run.display());
     for ext in ["arrow", "csv"] {
         println!("  {}", layout.table("specialization", ext).display());
     }
@@ -182,5 +276,13 @@ pub fn specialization(args: SpecializationArgs) -> Result<(), CliError> {
             println!("  {}", path.display());
         }
     }
-    Ok(())
+    let setting = |key: &str| hparams.get(key).cloned();
+    Ok(DenseNodes {
+        width_multiplier: setting("width_multiplier").and_then(|v| v.as_integer()).unwrap_or(0),
+        teacher_strength: setting("teacher_strength").and_then(|v| v.as_float()).unwrap_or(0.0),
+        threshold,
+        replicates,
+        strengths: analysis.teacher_strengths(),
+        nodes: rows.into_iter().filter(|(r, _)| r.level == 0).map(|(r, n)| (r.replicate, n)).collect(),
+    })
 }
