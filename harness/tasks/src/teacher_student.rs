@@ -407,6 +407,11 @@ impl Analysis {
             .collect()
     }
 
+    /// Where the data and the rebuilt students live.
+    pub fn device(&self) -> Device {
+        self.problem.test.x.device()
+    }
+
     /// The threshold above which a node counts as specialized (`recovered_threshold`).
     pub fn threshold(&self) -> f64 {
         self.problem.threshold
@@ -437,7 +442,11 @@ impl Analysis {
                 };
                 let mut w = get("weight")?;
                 if let Some(m) = mask.get(&format!("fc{}.weight", l + 1)) {
-                    w = w * m.to_device(device).to_kind(Kind::Float);
+                    // Not `*=`: `w` may share storage with the caller's tensor.
+                    #[allow(clippy::assign_op_pattern)]
+                    {
+                        w = w * m.to_device(device).to_kind(Kind::Float);
+                    }
                 }
                 h = h.matmul(&w.tr()) + get("bias")?;
                 if l + 1 < count {
@@ -458,7 +467,11 @@ impl Analysis {
             let fan_out = layer_mask(l + 2);
             let mut out_weights = end.get(&format!("fc{}.weight", l + 2)).expect("checked by forward").to_device(Device::Cpu).to_kind(Kind::Double);
             if let Some(m) = &fan_out {
-                out_weights = out_weights * m.to_kind(Kind::Double);
+                // Not `*=`: the weights may share storage with the caller's tensor.
+                #[allow(clippy::assign_op_pattern)]
+                {
+                    out_weights = out_weights * m.to_kind(Kind::Double);
+                }
             }
             let norms = Vec::<f64>::try_from(out_weights.square().sum_dim_intlist(0, false, Kind::Double).sqrt()).expect("doubles");
             let alive = |m: &Option<Tensor>, dim: i64, n: usize| -> Vec<bool> {

@@ -70,7 +70,7 @@ fn initial_weights(layout: &RunLayout, analysis: &Analysis, r: &TicketResult) ->
         return tensors(&layout.rewind(r.replicate));
     }
     let seed = r.seeds.get("ticket_init").ok_or_else(|| corrupt(&layout.ticket(r.replicate, r.level, &r.ticket).result(), "no `ticket_init` seed"))?;
-    Ok(analysis.initial_weights(*seed, Device::Cpu))
+    Ok(analysis.initial_weights(*seed, analysis.device()))
 }
 
 fn mask(layout: &RunLayout, r: &TicketResult) -> Result<BTreeMap<String, Tensor>, CliError> {
@@ -169,7 +169,14 @@ fn analyze(run: &Path) -> Result<DenseNodes, CliError> {
         return Err(CliError::BadValue { flag: "RUN_DIR", value: run.display().to_string(), requirement: format!("it is a run of {task}; give a run of {TASK}") });
     }
     let hparams = config.get("hparams").and_then(|v| v.as_table()).ok_or_else(|| corrupt(&config_path, "no [hparams]"))?;
-    let env = TaskEnv { data_dir: PathBuf::new(), device: Device::Cpu, rom_dir: None };
+    // Fresh initializations are rebuilt from their seeds, which give the same weights only on the
+    // kind of device the run trained on.
+    let trained_on_cuda = config.get("device").and_then(|v| v.as_str()).is_some_and(|d| d.starts_with("cuda"));
+    let device = if trained_on_cuda { Device::cuda_if_available() } else { Device::Cpu };
+    if trained_on_cuda && device == Device::Cpu {
+        eprintln!("note: {} trained on CUDA; without CUDA here the reinitialized tickets' correlation_init is of CPU weights from the same seeds, not the ones trained", run.display());
+    }
+    let env = TaskEnv { data_dir: PathBuf::new(), device, rom_dir: None };
     let analysis = Analysis::prepare(hparams, &env)?;
     let results = layout.finished(&[TicketKind::WINNING, TicketKind::REINIT, TicketKind::SHUFFLE])?;
     if results.is_empty() {
