@@ -15,7 +15,7 @@ use lottery_datasets::{load_cifar10, load_cifar100, load_image_folder, load_mnis
 use lottery_models::{CifarResnet, Classifier, ConvNet, Lenet, Vgg};
 use lottery_results::{Direction, MetricSpec, TicketKind};
 use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
-use lottery_task::seeds::{derive, Rng};
+use crate::epoch_order::EpochOrder;
 use lottery_task::hparams::{self, from_table, to_table};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -426,16 +426,15 @@ impl Problem for ImageProblem {
             Arch::Resnet20 => Box::new(CifarResnet::new(root, 20, self.width, self.data.channels, self.classes)),
             Arch::Resnet50 => Box::new(CifarResnet::resnet50(root, self.width, self.data.channels, self.classes)),
         };
-        Ok(Box::new(ImageNetwork { problem: self, model, data_seed, epoch_order: None }))
+        let batches = EpochOrder::new(data_seed, self.data.train_n as usize, self.batch_size, self.training.iterations_per_epoch);
+        Ok(Box::new(ImageNetwork { problem: self, model, batches }))
     }
 }
 
 struct ImageNetwork<'a> {
     problem: &'a ImageProblem,
     model: Box<dyn Classifier>,
-    data_seed: u64,
-    /// The permutation of the current epoch's training examples.
-    epoch_order: Option<(u64, Tensor)>,
+    batches: EpochOrder,
 }
 
 /// The standard CIFAR augmentation: each image shifted by up to 4 pixels (a random 32x32 crop of
@@ -466,19 +465,7 @@ impl Network for ImageNetwork<'_> {
 
     fn loss(&mut self, step: u64) -> Tensor {
         let data = &self.problem.data;
-        let per_epoch = self.problem.training.iterations_per_epoch;
-        let (epoch, position) = (step / per_epoch, (step % per_epoch) as i64);
-        if self.epoch_order.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            let order: Vec<i64> = Rng::new(derive(self.data_seed, "epoch", epoch))
-                .permutation(data.train_n as usize)
-                .into_iter()
-                .map(|i| i as i64)
-                .collect();
-            self.epoch_order = Some((epoch, Tensor::from_slice(&order).to_device(data.train_x.device())));
-        }
-        let order = &self.epoch_order.as_ref().expect("set above").1;
-        let b = self.problem.batch_size;
-        let idx = order.narrow(0, position * b, b);
+        let idx = self.batches.batch(step, data.train_x.device());
         let mut x = data.train_x.index_select(0, &idx);
         let y = data.train_y.index_select(0, &idx);
         if let Some(flip) = self.problem.augment {

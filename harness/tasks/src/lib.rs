@@ -6,13 +6,15 @@
 //! - [`control`] and [`atari`]: A2C on classic control and on Atari games ([`a2c`] is their
 //!   shared update); [`image`]: image classifiers; [`lm`]: LSTM language models;
 //!   [`translate`]: Transformer translation, scored with [`bleu`]; [`teacher_student`]: a ReLU
-//!   student mimicking a fixed teacher, with the specialization of its nodes.
+//!   student mimicking a fixed teacher, with the specialization of its nodes; [`epoch_order`]:
+//!   seeded minibatch order for tasks with a fixed training set.
 
 pub mod a2c;
 pub mod bleu;
 #[cfg(feature = "ale")]
 pub mod atari;
 pub mod control;
+pub mod epoch_order;
 pub mod image;
 pub mod lm;
 pub mod teacher_student;

@@ -23,6 +23,7 @@ use tch::{Device, Kind, Tensor};
 
 use lottery_models::weight_name;
 use lottery_results::{Direction, MetricSpec, TicketKind};
+use crate::epoch_order::EpochOrder;
 use lottery_task::hparams::{self, from_table, to_table};
 use lottery_task::seeds::{derive, Rng};
 use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
@@ -276,7 +277,8 @@ impl Problem for TeacherStudentProblem {
             layers.push(nn::linear(root / name.as_str(), pair[0], pair[1], config));
             names.push(weight_name(root, &name));
         }
-        Ok(Box::new(Student { problem: self, layers, names, data_seed, epoch_order: None }))
+        let batches = EpochOrder::new(data_seed, self.train.x.size()[0] as usize, self.batch_size, self.training.iterations_per_epoch);
+        Ok(Box::new(Student { problem: self, layers, names, batches }))
     }
 }
 
@@ -284,8 +286,7 @@ struct Student<'a> {
     problem: &'a TeacherStudentProblem,
     layers: Vec<nn::Linear>,
     names: Vec<String>,
-    data_seed: u64,
-    epoch_order: Option<(u64, Tensor)>,
+    batches: EpochOrder,
 }
 
 impl Student<'_> {
@@ -334,15 +335,7 @@ impl Network for Student<'_> {
 
     fn loss(&mut self, step: u64) -> Tensor {
         let data = &self.problem.train;
-        let per_epoch = self.problem.training.iterations_per_epoch;
-        let (epoch, position) = (step / per_epoch, (step % per_epoch) as i64);
-        if self.epoch_order.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            let n = data.x.size()[0] as usize;
-            let order: Vec<i64> = Rng::new(derive(self.data_seed, "epoch", epoch)).permutation(n).into_iter().map(|i| i as i64).collect();
-            self.epoch_order = Some((epoch, Tensor::from_slice(&order).to_device(data.x.device())));
-        }
-        let order = &self.epoch_order.as_ref().expect("set above").1;
-        let batch = order.narrow(0, position * self.problem.batch_size, self.problem.batch_size);
+        let batch = self.batches.batch(step, data.x.device());
         let (_, out) = self.forward(&data.x.index_select(0, &batch));
         out.mse_loss(&data.y.index_select(0, &batch), tch::Reduction::Mean)
     }

@@ -251,22 +251,20 @@ fn analyze(run: &Path) -> Result<DenseNodes, CliError> {
     std::fs::create_dir_all(&figures).map_err(|source| ResultsError::Io { path: figures.clone(), source })?;
     let dense: Vec<&NodeRow> = rows.iter().filter(|(r, _)| r.level == 0).map(|(_, n)| n).collect();
     let replicates: u32 = results.iter().map(|r| r.replicate).max().unwrap_or(0) + 1;
-    let scatter = |label: &str, x: fn(&NodeRow) -> f64| Line { label: label.to_string(), points: dense.iter().map(|n| (x(n), n.correlation_end, 0.0)).collect(), style: Style::Points(0) };
-    let nodes_label = format!("dense student nodes, {replicates} replicate(s)");
-    let lshape = Figure {
-        title: format!("{TASK}: the L-shape (level 0)"),
-        y_label: "best correlation with a teacher node".into(),
-        x: XAxis::Named("fan-out weight norm at the end of training"),
-        lines: vec![scatter(&nodes_label, |n| n.fan_out_norm)],
+    // The dense students' nodes: their correlation at the end against `x`.
+    let scatter = |title: &str, y_label: &str, x_label: &'static str, x: fn(&NodeRow) -> f64| Figure {
+        title: format!("{TASK}: {title} (level 0)"),
+        y_label: y_label.into(),
+        x: XAxis::Named(x_label),
+        lines: vec![Line {
+            label: format!("dense student nodes, {replicates} replicate(s)"),
+            points: dense.iter().map(|n| (x(n), n.correlation_end, 0.0)).collect(),
+            style: Style::Points(0),
+        }],
         reference: Some((format!("specialized: > {threshold}"), threshold)),
     };
-    let luck = Figure {
-        title: format!("{TASK}: luck (level 0)"),
-        y_label: "best correlation at the end of training".into(),
-        x: XAxis::Named("best correlation at initialization"),
-        lines: vec![scatter(&nodes_label, |n| n.correlation_init)],
-        reference: Some((format!("specialized: > {threshold}"), threshold)),
-    };
+    let lshape = scatter("the L-shape", "best correlation with a teacher node", "fan-out weight norm at the end of training", |n| n.fan_out_norm);
+    let luck = scatter("luck", "best correlation at the end of training", "best correlation at initialization", |n| n.correlation_init);
     let survival = Figure {
         title: format!("{TASK}: surviving nodes that specialized in the dense network"),
         y_label: format!("share of surviving nodes (mean ± std, {replicates} replicate(s))"),
