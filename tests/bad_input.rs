@@ -383,14 +383,15 @@ fn corrupt_run_folders_fail_with_advice_that_works_and_tables_never_shrink() {
 }
 
 #[test]
-fn a_held_lock_refuses_a_second_writer_and_a_stale_lock_file_does_not() {
+fn a_held_replicate_lock_refuses_a_second_writer_and_a_stale_lock_file_does_not() {
     let r = FinishedRun::new();
-    let lock = r.run.join(".lock");
-    // A lock file left by a process that is gone (its pid reused or not) blocks nothing.
+    let lock = r.run.join("rep-0/.lock");
+    // Lock files left by a process that is gone (its pid reused or not) block nothing.
     std::fs::write(&lock, "pid 1 on elsewhere").unwrap();
+    std::fs::write(r.run.join(".lock"), "pid 1 on elsewhere").unwrap();
     run_ok(&r.args());
-    // A live holder of the lock (flock(1) holding it while its child sleeps) refuses a second
-    // writer; killing the holder frees it.
+    // A live holder of the replicate's lock (flock(1) holding it while its child sleeps) refuses
+    // a second writer of that replicate; killing the holder frees it.
     let mut holder = std::process::Command::new("flock").arg("-o").arg(&lock).args(["sleep", "30"]).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {

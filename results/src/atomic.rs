@@ -69,13 +69,25 @@ fn is_temporary(name: &str) -> bool {
 }
 
 /// Removes, below `dir`, the temporary files that writers killed mid-write left behind. Call it
-/// only when no other process writes there (hold the folder's [`crate::RunLock`]).
+/// only when no other process writes there (hold the [`crate::FolderLock`] that guards it all).
 pub fn remove_stale_temporaries(dir: &Path) {
+    remove_temporaries(dir, true);
+}
+
+/// Removes the temporary files left in `dir` itself, not in its subfolders: for a run folder's
+/// own files, whose lock does not guard the replicates below it.
+pub fn remove_stale_temporaries_here(dir: &Path) {
+    remove_temporaries(dir, false);
+}
+
+fn remove_temporaries(dir: &Path, recursive: bool) {
     let Ok(entries) = fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            remove_stale_temporaries(&path);
+            if recursive {
+                remove_temporaries(&path, true);
+            }
         } else if is_temporary(&entry.file_name().to_string_lossy()) {
             let _ = fs::remove_file(path);
         }
@@ -112,6 +124,10 @@ mod tests {
         for name in [".x.csv.tmp.123", "keep.csv", ".hidden", "y.tmp.5"] {
             fs::write(sub.join(name), b"").unwrap();
         }
+        fs::write(dir.path().join(".top.csv.tmp.9"), b"").unwrap();
+        remove_stale_temporaries_here(dir.path());
+        assert!(!dir.path().join(".top.csv.tmp.9").exists());
+        assert!(sub.join(".x.csv.tmp.123").exists(), "subfolders are not this lock's");
         remove_stale_temporaries(dir.path());
         let mut left: Vec<String> = fs::read_dir(&sub).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         left.sort();

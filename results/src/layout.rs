@@ -3,11 +3,12 @@
 //! ```text
 //! <run>/config.toml                         resolved configuration (identity included)
 //! <run>/{comparison,curves}.{arrow,csv}     the result tables
-//! <run>/.lock                               held by the process writing the folder
+//! <run>/.lock                               held while config.toml or the tables are written
+//! <run>/rep-R/.lock                         held by the process training replicate R
 //! <run>/rep-R/rewind.safetensors            all variables at the rewind step of the dense run
 //! <run>/rep-R/level-LL/mask.safetensors     the IMP mask of level L (uint8 0/1)
 //! <run>/rep-R/level-LL/<ticket>/            result.json, final.safetensors; checkpoint.json +
-//!                                           checkpoint-N.safetensors while training; a ticket
+//!                                           checkpoint-N.safetensors and .lock while training; a ticket
 //!                                           with its own mask (shuffle) keeps mask.safetensors
 //! ```
 

@@ -5,7 +5,7 @@
 //! This crate knows nothing about tensors or tasks: the engine hands it finished ticket results
 //! ([`TicketResult`]) and it turns them into tables. What only reads run folders ([`show`], and
 //! the commands that summarize many runs) depends on this crate alone, not on libtorch.
-//! [`RunLayout`] is the folder's layout; [`RunLock`] its one-writer lock. [`matrix`] gathers
+//! [`RunLayout`] is the folder's layout; [`FolderLock`] the lock of one writer of a folder (the run's shared files, a replicate, a ticket). [`matrix`] gathers
 //! transfer folders into one table, [`run_figures`] turns run folders into figures and [`plot`]
 //! draws them. [`summary`] reads a run back as numbers (matching density, area under the
 //! curve) for suites and [`leaderboard`] exports; [`provenance`] is which build made a run.
@@ -25,10 +25,10 @@ pub mod summary;
 mod table;
 mod ticket;
 
-pub use atomic::{remove_stale_temporaries, write_atomic, AtomicFile};
+pub use atomic::{remove_stale_temporaries, remove_stale_temporaries_here, write_atomic, AtomicFile};
 pub use comparison::{comparison_table, kinds_in_header, Direction, MetricSpec};
 pub use layout::{RunLayout, TicketLayout, CONFIG_FILE, TABLES};
-pub use lock::{Locked, RunLock};
+pub use lock::{host, FolderLock, LockMethod, Locked, LOCK_FILE, PID_LOCK_FILE};
 pub use run_id::run_id;
 pub use table::{Column, Table};
 pub use ticket::{curves_table, CurvePoint, TicketKind, TicketResult};
@@ -52,6 +52,8 @@ pub enum ResultsError {
     Plot { path: std::path::PathBuf, reason: String },
     #[error("no metric `{metric}` in the tables; they hold: {}", available.join(", "))]
     NoMetric { metric: String, available: Vec<String> },
+    #[error("LOTTERY_LOCK={0} is not a lock method: use flock (the default) or pidfile")]
+    BadLockMethod(String),
     #[error("{dir} has no finished ticket at level {level}; pick a level its curves.csv holds")]
     NoLevel { dir: std::path::PathBuf, level: u32 },
 }
@@ -59,6 +61,6 @@ pub enum ResultsError {
 impl ResultsError {
     /// Whether the user pointed at the wrong thing (exit status 2) rather than a failure (1).
     pub fn is_usage(&self) -> bool {
-        matches!(self, ResultsError::NotARun { .. } | ResultsError::NotATransfer { .. } | ResultsError::NoMetric { .. } | ResultsError::NoLevel { .. })
+        matches!(self, ResultsError::NotARun { .. } | ResultsError::BadLockMethod(_) | ResultsError::NotATransfer { .. } | ResultsError::NoMetric { .. } | ResultsError::NoLevel { .. })
     }
 }

@@ -45,6 +45,12 @@ enum Command {
         #[command(subcommand)]
         command: commands::suite::SuiteCommand,
     },
+    /// Sweeps: a sweep file's runs x replicates as units, written as a Slurm array, a local
+    /// script or a Kubernetes Indexed Job (and submitted); run one unit; the units' status.
+    Sweep(Box<commands::sweep::SweepArgs>),
+    /// Rebuild a run's tables from its finished tickets (every run of a sweep's results folder),
+    /// and say which replicates are unfinished or being written.
+    Collect(commands::collect::CollectArgs),
     /// Leaderboards: one table over many run folders.
     Leaderboard {
         #[command(subcommand)]
@@ -65,6 +71,18 @@ enum Command {
 fn main() -> ExitCode {
     lottery_engine::malloc::keep_freed_memory();
     let cli = Cli::parse();
+    // Commands that train stop gracefully on SIGTERM, SIGUSR1 and SIGINT (a checkpoint at the
+    // current step, exit status 75); the others keep the signals' default actions.
+    let trains = match &cli.command {
+        Command::Run(_) | Command::Transfer(_) => true,
+        Command::Sweep(args) => args.runs_a_unit(),
+        _ => false,
+    };
+    if trains {
+        if let Err(e) = lottery_engine::stop::install() {
+            eprintln!("warning: cannot install the signal handlers ({e}); a signal stops the run at its last checkpoint");
+        }
+    }
     let result: Result<(), CliError> = match cli.command {
         Command::List(args) => commands::list::list(args),
         Command::Run(args) => commands::run::run(*args),
@@ -74,6 +92,8 @@ fn main() -> ExitCode {
         Command::Show(args) => commands::show::show(args),
         Command::Specialization(args) => commands::specialization::specialization(args),
         Command::Suite { command } => commands::suite::suite(command),
+        Command::Sweep(args) => commands::sweep::sweep(*args),
+        Command::Collect(args) => commands::collect::collect(args),
         Command::Leaderboard { command } => commands::leaderboard::leaderboard_command(command),
         Command::Env { command } => commands::env::env(command),
         Command::Data { command } => commands::data::data(command),

@@ -32,6 +32,12 @@ pub struct Progress {
     /// Wall-clock seconds spent training up to `step` (0 in checkpoints from before it was kept).
     #[serde(default)]
     pub seconds: f64,
+    /// The training loss summed since the last evaluation, and over how many steps: a checkpoint
+    /// written between evaluations (a graceful stop) resumes the mean the next evaluation logs.
+    #[serde(default)]
+    pub loss_sum: f64,
+    #[serde(default)]
+    pub loss_count: u64,
 }
 
 /// A ticket's checkpoint: `checkpoint.json` naming a tensor file beside it. The tensor file is
@@ -62,10 +68,11 @@ impl Checkpoint {
         Ok(Some((progress, tensors)))
     }
 
-    pub fn save(&self, step: u64, curve: &[CurvePoint], seconds: f64, tensors: &[(String, Tensor)]) -> Result<(), EngineError> {
-        let name = TicketLayout::checkpoint_tensors_name(step);
+    /// Writes the checkpoint at `progress.step`; its `tensors` field is set here.
+    pub fn save(&self, mut progress: Progress, tensors: &[(String, Tensor)]) -> Result<(), EngineError> {
+        let name = TicketLayout::checkpoint_tensors_name(progress.step);
         write_safetensors_atomic(&self.dir.join(&name), tensors)?;
-        let progress = Progress { step, tensors: name.clone(), curve: curve.to_vec(), seconds };
+        progress.tensors = name.clone();
         write_atomic(self.json(), serde_json::to_string(&progress).expect("progress serializes").as_bytes())?;
         self.remove_tensor_files(Some(&name));
         Ok(())

@@ -1,14 +1,17 @@
 //! Writing a results folder, the part an IMP run ([`crate::run`]) and a transfer
-//! ([`crate::transfer`]) share: opening it (made, locked, stale temporaries cleared), checking
+//! ([`crate::transfer`]) share: opening and locking it (a transfer has one writer; a run one per
+//! replicate, each ticket locked while it trains, the folder's own files locked while written;
+//! stale temporaries cleared under the lock that guards them), checking
 //! that its `config.toml` holds the same settings, and training its tickets with progress lines
 //! and recovery messages that name what to delete.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use tch::Device;
 
-use lottery_results::{MetricSpec, RunLayout, RunLock, TicketKind, TicketLayout, TicketResult};
+use lottery_results::{FolderLock, MetricSpec, RunLayout, TicketKind, TicketLayout, TicketResult};
 use lottery_task::{Problem, Training};
 
 use crate::mask::Mask;
@@ -17,12 +20,37 @@ use crate::seeds::ReplicateSeeds;
 use crate::train::{self, Init, TicketSpec};
 use crate::EngineError;
 
-/// Makes and locks the folder, then clears temporaries a killed writer left (safe now that this
-/// process is its only writer). The lock is held until the returned value is dropped.
-pub(crate) fn open(dir: &Path) -> Result<RunLock, EngineError> {
+/// Makes and locks the whole folder for one writer (a transfer), then clears temporaries a
+/// killed writer left (safe now that this process is its only writer). The lock is held until
+/// the returned value is dropped.
+pub(crate) fn open(dir: &Path) -> Result<FolderLock, EngineError> {
     std::fs::create_dir_all(dir).map_err(EngineError::io(dir))?;
-    let lock = RunLock::acquire(dir)??;
+    let lock = FolderLock::try_acquire(dir)??;
     lottery_results::remove_stale_temporaries(dir);
+    Ok(lock)
+}
+
+/// How long a writer waits for the lock of a run folder's own files (`config.toml`, the tables),
+/// which other writers of the folder hold only while they write them.
+const SHARED_FILES_PATIENCE: Duration = Duration::from_secs(600);
+
+/// Makes a run folder that several processes write at once (each its own replicates) and takes
+/// the lock of its own files, waiting for another writer to finish with them; clears the
+/// temporaries a killed writer left among them (not below: the replicates have their own locks).
+pub(crate) fn lock_shared_files(dir: &Path) -> Result<FolderLock, EngineError> {
+    std::fs::create_dir_all(dir).map_err(EngineError::io(dir))?;
+    let lock = FolderLock::acquire(dir, SHARED_FILES_PATIENCE)??;
+    lottery_results::remove_stale_temporaries_here(dir);
+    Ok(lock)
+}
+
+/// Claims one replicate of a run folder for this process (refusing if another holds it) and
+/// clears the temporaries a killed writer of it left.
+pub(crate) fn claim_replicate(layout: &RunLayout, rep: u32) -> Result<FolderLock, EngineError> {
+    let dir = layout.replicate(rep);
+    std::fs::create_dir_all(&dir).map_err(EngineError::io(&dir))?;
+    let lock = FolderLock::try_acquire(&dir)??;
+    lottery_results::remove_stale_temporaries(&dir);
     Ok(lock)
 }
 
@@ -148,6 +176,16 @@ impl TicketTrainer<'_> {
             snapshot: job.snapshot,
         };
         let fresh = !spec.ticket.result().exists();
+        // Held while the ticket trains: another writer of the folder must never train it too.
+        let _lock = if fresh {
+            if let Some(signal) = crate::stop::requested() {
+                return Err(EngineError::Stopped { signal, at: format!("before level {level} rep {rep} {}", spec.kind) });
+            }
+            std::fs::create_dir_all(spec.ticket.dir()).map_err(EngineError::io(spec.ticket.dir()))?;
+            Some(FolderLock::try_acquire(spec.ticket.dir())??)
+        } else {
+            None
+        };
         let result = train::train_ticket(self.problem, self.training, self.metrics, self.device, spec, self.reporter).map_err(|e| self.explain(e, rep))?;
         self.trained.set(self.trained.get() || fresh);
         self.reporter.ticket_done(&describe(&result, self.metrics));

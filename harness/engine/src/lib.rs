@@ -9,7 +9,8 @@
 //!   random tickets and the target's own winning ticket.
 //! - [`config`]: resolved settings, validated before anything is written, and the run's identity.
 //! - [`checkpoint`]: tensor files and a ticket's checkpoint; [`seeds`]: a replicate's seeds;
-//!   [`device`]: `--device`; [`progress`]: progress bars or log lines.
+//!   [`device`]: `--device`; [`progress`]: progress bars or log lines; [`stop`]: graceful stops
+//!   on SIGTERM, SIGUSR1 and SIGINT.
 
 pub mod checkpoint;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod progress;
 pub mod prune;
 pub mod run;
 pub mod seeds;
+pub mod stop;
 pub mod tickets;
 pub mod train;
 pub mod transfer;
@@ -87,6 +89,11 @@ pub enum EngineError {
     Inconsistent(String),
     #[error(transparent)]
     Busy(#[from] lottery_results::Locked),
+    /// A graceful stop ([`stop`]): the work is saved, and rerunning the command resumes it.
+    #[error("stopped by {signal} {at}, with a checkpoint there; rerun the same command to resume")]
+    Stopped { signal: &'static str, at: String },
+    #[error("--replicate {replicate}: this run has {replicates} replicate(s), numbered 0 to {}; ask for more with --replicates {}", replicates - 1, replicate + 1)]
+    NoSuchReplicate { replicate: u32, replicates: u32 },
 }
 
 impl EngineError {
@@ -108,7 +115,8 @@ impl EngineError {
             | EngineError::NeedsTargetRun
             | EngineError::TransferSource { .. }
             | EngineError::ArchitectureMismatch { .. }
-            | EngineError::NoSuchLevel { .. } => true,
+            | EngineError::NoSuchLevel { .. }
+            | EngineError::NoSuchReplicate { .. } => true,
             EngineError::Task(e) => e.is_usage(),
             _ => false,
         }

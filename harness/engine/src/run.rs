@@ -3,8 +3,14 @@
 //!
 //! A run is validated whole before anything is written: the task prepares its data and checks
 //! its hyperparameters, and the plan checks `--ignore`, `--layer-rate`, `--rewind` and the
-//! budget. Only then is the folder made, locked and `config.toml` written, so a refused request
-//! leaves nothing behind.
+//! budget. Only then is the folder made and `config.toml` written, so a refused request leaves
+//! nothing behind.
+//!
+//! Several processes (on several machines, over a shared filesystem) may write one run folder at
+//! once, each training its own replicates (`--replicate R`): a replicate is claimed by one
+//! process for the whole invocation, a ticket is locked while it trains, and `config.toml` and
+//! the tables are written under the lock of the folder's own files, the tables from every
+//! finished ticket on disk, so the last writer to finish leaves them complete.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -124,6 +130,9 @@ pub struct Run<'a> {
     pub task: &'a dyn Task,
     pub env: TaskEnv,
     pub tickets: &'a TicketSources,
+    /// Train only this replicate (`--replicate`): one unit of a sweep. Replicates are
+    /// independent, so processes on several machines can each train one in the same folder.
+    pub replicate: Option<u32>,
 }
 
 /// `config.toml` as written: the resolved config, the identity, the device and every replicate's
@@ -177,8 +186,11 @@ fn write_or_check_config(layout: &RunLayout, config: &RunConfig, canonical: &str
 }
 
 /// Writes the curves and comparison tables from every finished ticket in the run folder; `kinds`
-/// (the registry's, the subject first) order the rows and give the controls' columns.
+/// (the registry's, the subject first) order the rows and give the controls' columns. Takes the
+/// lock of the folder's own files, so among writers that each finished tickets, the last one to
+/// write the tables has read every result.
 pub fn write_tables(layout: &RunLayout, metrics: &[MetricSpec], kinds: &[TicketKind]) -> Result<Vec<TicketResult>, EngineError> {
+    let _lock = folder::lock_shared_files(layout.root())?;
     let results = layout.finished(kinds)?;
     curves_table(&results).write(layout.root(), "curves")?;
     comparison_table(&results, metrics, &kinds[0], &kinds[1..]).write(layout.root(), "comparison")?;
@@ -214,9 +226,19 @@ impl<'a> Run<'a> {
     /// the plan: `--ignore`, `--layer-rate`, `--rewind`, the budget), without writing anything:
     /// what a suite checks of every entry before the first one runs.
     pub fn check(&self) -> Result<(), EngineError> {
+        self.replicates()?;
         let problem = self.task.prepare(&self.config.hparams, &self.env)?;
         plan(&self.config, problem.as_ref(), problem.training())?;
         Ok(())
+    }
+
+    /// The replicates this invocation trains: all, or the one `--replicate` names.
+    fn replicates(&self) -> Result<Vec<u32>, EngineError> {
+        match self.replicate {
+            None => Ok((0..self.config.replicates).collect()),
+            Some(replicate) if replicate < self.config.replicates => Ok(vec![replicate]),
+            Some(replicate) => Err(EngineError::NoSuchReplicate { replicate, replicates: self.config.replicates }),
+        }
     }
 
     /// Runs (or resumes) every level, replicate and control; returns every finished ticket's
@@ -229,12 +251,17 @@ impl<'a> Run<'a> {
         let training = problem.training();
         let plan = plan(config, problem.as_ref(), training)?;
         let canonical = config.canonical(self.task);
+        let replicates = self.replicates()?;
 
-        let _lock = folder::open(&self.dir)?;
-        write_or_check_config(&layout, config, &canonical, self.env.device, problem.inputs().into_iter().collect())?;
-        for (name, bytes) in problem.artifacts() {
-            write_atomic(self.dir.join(name), &bytes)?;
+        {
+            let _lock = folder::lock_shared_files(&self.dir)?;
+            write_or_check_config(&layout, config, &canonical, self.env.device, problem.inputs().into_iter().collect())?;
+            for (name, bytes) in problem.artifacts() {
+                write_atomic(self.dir.join(name), &bytes)?;
+            }
         }
+        // Held until this invocation ends: one writer per replicate.
+        let _claims = replicates.iter().map(|&rep| folder::claim_replicate(&layout, rep)).collect::<Result<Vec<_>, _>>()?;
 
         let metrics = self.task.metrics();
         let comparison = comparison_metrics(self.task);
@@ -242,15 +269,18 @@ impl<'a> Run<'a> {
         let kinds = self.tickets.kinds();
         let controls: Vec<&dyn TicketSource> =
             self.tickets.ordered(&config.controls).iter().filter(|k| !k.is_winning()).filter_map(|k| self.tickets.get(k)).collect();
-        let total = config.replicates as u64 * (1 + levels as u64 * (1 + controls.len() as u64));
+        let total = replicates.len() as u64 * (1 + levels as u64 * (1 + controls.len() as u64));
         let reporter = Reporter::new(total, quiet);
         reporter.note(&format!(
-            "{}: {levels} pruning levels to density {:.4}, rewind to iteration {}, {} iterations per ticket, {} replicate(s), controls: {}",
+            "{}: {levels} pruning levels to density {:.4}, rewind to iteration {}, {} iterations per ticket, {}, controls: {}",
             config.task,
             plan.schedule.density(levels),
             plan.rewind,
             plan.end,
-            config.replicates,
+            match self.replicate {
+                Some(rep) => format!("replicate {rep} of {}", config.replicates),
+                None => format!("{} replicate(s)", config.replicates),
+            },
             if controls.is_empty() { "none".to_string() } else { controls.iter().map(|c| c.kind().to_string()).collect::<Vec<_>>().join(", ") }
         ));
         reporter.note(&format!("results: {}", self.dir.display()));
@@ -273,7 +303,7 @@ impl<'a> Run<'a> {
             trained: Cell::new(false),
         };
         for level in 0..=levels {
-            for rep in 0..config.replicates {
+            for &rep in &replicates {
                 let seeds = ReplicateSeeds::new(config.imp.seed, rep);
                 let rewind_path = layout.rewind(rep);
                 let mask = self.level_mask(&trainer, &plan, rep, level)?;

@@ -15,7 +15,7 @@ use tch::{nn, Device, Kind, Tensor};
 use lottery_results::{write_atomic, CurvePoint, Direction, MetricSpec, TicketKind, TicketLayout, TicketResult};
 use lottery_task::{Problem, Split, Training};
 
-use crate::checkpoint::{read_safetensors, write_safetensors_atomic, Checkpoint};
+use crate::checkpoint::{read_safetensors, write_safetensors_atomic, Checkpoint, Progress};
 use crate::mask::{BoundMask, Mask};
 use crate::optim::Optimizer;
 use crate::progress::Reporter;
@@ -174,7 +174,7 @@ pub fn train_ticket(
 
     let checkpoint = Checkpoint::new(&spec.ticket);
     let started = std::time::Instant::now();
-    let (mut step, mut curve, seconds_before) = match checkpoint.load()? {
+    let (mut step, mut curve, seconds_before, loss_before) = match checkpoint.load()? {
         Some((progress, tensors)) => {
             let tensors: BTreeMap<String, Tensor> = tensors.into_iter().map(|(n, t)| (n, t.to_device(device))).collect();
             let weights: BTreeMap<String, Tensor> = tensors.iter().filter_map(|(n, t)| n.strip_prefix("var.").map(|n| (n.to_string(), t.shallow_clone()))).collect();
@@ -182,19 +182,35 @@ pub fn train_ticket(
             optimizer.load_state(&tensors)?;
             let extra: BTreeMap<String, Tensor> = tensors.iter().filter_map(|(n, t)| n.strip_prefix("extra.").map(|n| (n.to_string(), t.shallow_clone()))).collect();
             net.load_extra_state(&extra)?;
-            (progress.step, progress.curve, progress.seconds)
+            (progress.step, progress.curve, progress.seconds, (progress.loss_sum, progress.loss_count))
         }
         None => {
             let mut curve = vec![];
             evaluate(net.as_mut(), spec.start, &mut curve);
-            (spec.start, curve, 0.0)
+            (spec.start, curve, 0.0, (0.0, 0))
         }
     };
 
     let label = format!("level {} rep {} {}", spec.level, spec.replicate, spec.kind);
     let bar = reporter.ticket_bar(&label, step, spec.end);
-    let mut loss_sum = Tensor::zeros([], (Kind::Double, device));
-    let mut loss_count = 0u64;
+    // Summed in double precision on the device; a checkpoint carries the sum as an f64, exactly.
+    let mut loss_sum = Tensor::full([], loss_before.0, (Kind::Double, device));
+    let mut loss_count = loss_before.1;
+    // Everything training needs to continue from `step`, for the periodic and the stop checkpoint.
+    let save = |step: u64, curve: &[CurvePoint], loss_sum: &Tensor, loss_count: u64, net: &dyn lottery_task::Network, optimizer: &Optimizer| {
+        let mut tensors: Vec<(String, Tensor)> = weights_of(&vars).into_iter().map(|(n, t)| (format!("var.{n}"), t)).collect();
+        tensors.extend(optimizer.state_tensors());
+        tensors.extend(net.extra_state().into_iter().map(|(n, t)| (format!("extra.{n}"), t)));
+        let progress = Progress {
+            step,
+            tensors: String::new(),
+            curve: curve.to_vec(),
+            seconds: seconds_before + started.elapsed().as_secs_f64(),
+            loss_sum: loss_sum.double_value(&[]),
+            loss_count,
+        };
+        checkpoint.save(progress, &tensors)
+    };
     while step < spec.end {
         if let Some((at, path)) = &spec.snapshot {
             if *at == step && !path.exists() {
@@ -218,10 +234,17 @@ pub fn train_ticket(
             loss_count = 0;
             evaluate(net.as_mut(), step, &mut curve);
             if step < spec.end {
-                let mut tensors: Vec<(String, Tensor)> = weights_of(&vars).into_iter().map(|(n, t)| (format!("var.{n}"), t)).collect();
-                tensors.extend(optimizer.state_tensors());
-                tensors.extend(net.extra_state().into_iter().map(|(n, t)| (format!("extra.{n}"), t)));
-                checkpoint.save(step, &curve, seconds_before + started.elapsed().as_secs_f64(), &tensors)?;
+                save(step, &curve, &loss_sum, loss_count, net.as_ref(), &optimizer)?;
+            }
+        }
+        if step < spec.end {
+            if let Some(signal) = crate::stop::requested() {
+                bar.finish_and_clear();
+                // The periodic checkpoint above may already be at this step.
+                if step % eval_every != 0 {
+                    save(step, &curve, &loss_sum, loss_count, net.as_ref(), &optimizer)?;
+                }
+                return Err(EngineError::Stopped { signal, at: format!("in {label} at iteration {step} of {}", spec.end) });
             }
         }
     }

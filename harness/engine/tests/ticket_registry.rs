@@ -62,7 +62,7 @@ fn a_kind_registered_in_a_test_is_trained_compared_and_shown() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join(config.run_name(task));
     let env = TaskEnv { data_dir: out.path().into(), device: tch::Device::Cpu, rom_dir: None };
-    let results = Run { dir: dir.clone(), config, task, env, tickets: &tickets }.execute(true).unwrap();
+    let results = Run { dir: dir.clone(), config, task, env, tickets: &tickets, replicate: None }.execute(true).unwrap();
     let random: Vec<_> = results.iter().filter(|r| r.ticket.as_str() == "random").collect();
     assert_eq!(random.len(), 3, "one random ticket per level 1..3");
     for r in &random {

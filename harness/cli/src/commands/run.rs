@@ -56,6 +56,10 @@ pub struct RunArgs {
     /// Independent repetitions with derived seeds [default: 1].
     #[arg(long, allow_negative_numbers = true, value_parser = parse_replicates)]
     replicates: Option<u32>,
+    /// Train only replicate R (0 to --replicates minus 1) of the run: one unit of a sweep. Other
+    /// processes, on this machine or others sharing the folder, may train the others at once.
+    #[arg(long, value_name = "R")]
+    replicate: Option<u32>,
     /// Base seed of the replicates' seeds, a whole number 0 to 18446744073709551615 [default: 0].
     #[arg(long, allow_negative_numbers = true, value_parser = parse_seed)]
     seed: Option<u64>,
@@ -151,8 +155,8 @@ pub fn parse_replicates(s: &str) -> Result<u32, String> {
     }
 }
 
-pub fn run(args: RunArgs) -> Result<(), CliError> {
-    let registry = lottery_tasks::builtin();
+/// The run `args` ask for, resolved against the task's preset, with its folder; nothing written.
+pub fn prepare<'a>(args: RunArgs, registry: &'a lottery_task::Registry, tickets: &'a TicketSources) -> Result<Run<'a>, CliError> {
     let task = registry.get(&args.task)?;
     let overrides = Overrides {
         prune: args.prune,
@@ -167,8 +171,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         replicates: args.replicates,
         controls: args.controls,
     };
-    let tickets = TicketSources::builtin();
-    let config = RunConfig::resolve(task, args.preset, overrides, &tickets)?;
+    let config = RunConfig::resolve(task, args.preset, overrides, tickets)?;
     let env = args.machine.task_env()?;
     let name = config.run_name(task);
     let dir = match args.machine.out {
@@ -183,9 +186,16 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             }
         }
     };
-    let run = Run { dir: dir.clone(), config, task, env, tickets: &tickets };
-    run.execute(args.machine.quiet)?;
-    print_outputs(&dir, &lottery_results::TABLES)
+    Ok(Run { dir, config, task, env, tickets, replicate: args.replicate })
+}
+
+pub fn run(args: RunArgs) -> Result<(), CliError> {
+    let registry = lottery_tasks::builtin();
+    let tickets = TicketSources::builtin();
+    let quiet = args.machine.quiet;
+    let run = prepare(args, &registry, &tickets)?;
+    run.execute(quiet)?;
+    print_outputs(&run.dir, &lottery_results::TABLES)
 }
 
 #[cfg(test)]

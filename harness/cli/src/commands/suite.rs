@@ -141,7 +141,7 @@ fn plan<'s>(suite: &'s Suite, entry: &'s Entry, out: &Path, env: &TaskEnv) -> Re
     // The whole plan, as `harness run` checks it before writing (a rewind point after the end of
     // the budget, say). A failure that is not the entry's fault (data not there yet) is left to
     // the entry's run, where it is reported without stopping the others.
-    let run = Run { dir: run_dir.clone(), config, task, env: env.clone(), tickets: &tickets };
+    let run = Run { dir: run_dir.clone(), config, task, env: env.clone(), tickets: &tickets, replicate: None };
     match run.check() {
         Err(e) if e.is_usage() => return Err(at_entry(e.to_string())),
         _ => {}
