@@ -99,3 +99,44 @@ fn class_subsets_train_on_those_digits_only_and_are_distinct_runs() {
     run("0-4");
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 2);
 }
+
+/// Surviving weights per layer of a mask file.
+fn kept_per_layer(path: &std::path::Path) -> std::collections::BTreeMap<String, i64> {
+    tch::Tensor::read_safetensors(path).unwrap().into_iter().map(|(name, m)| (name, m.sum(tch::Kind::Int64).int64_value(&[]))).collect()
+}
+
+#[test]
+fn oneshot_prunes_to_the_target_in_one_level_keeping_the_iterative_runs_per_group_counts() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = mnist_folder(data.path());
+    let (iterative, oneshot) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = |out: &std::path::Path, extra: &[&'static str]| -> Vec<String> {
+        let mut args: Vec<String> = ["run", "image/mnist-lenet", "--prune", "0.5", "--preset", "smoke", "--controls", "reinit", "--device", "cpu", "--quiet"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(["--data-dir".into(), data_dir.display().to_string(), "--out".into(), out.display().to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    for run in [args(iterative.path(), &[]), args(oneshot.path(), &["--schedule", "oneshot"])] {
+        run_ok(&run.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    let levels = |dir: &std::path::Path| -> Vec<(String, String)> {
+        csv_rows(&run_dir(dir).join("comparison.csv")).into_iter().filter(|r| r["metric"] == "test_accuracy").map(|r| (r["level"].clone(), r["density"].clone())).collect()
+    };
+    let (many, one) = (levels(iterative.path()), levels(oneshot.path()));
+    assert!(many.len() > 2, "{many:?}");
+    assert_eq!(one.len(), 2, "the dense level and one pruned level: {one:?}");
+    assert_eq!(one[1].1, many.last().unwrap().1, "the same final density");
+    // The same count per pruning group: the hidden layers ranked together (at the default rate),
+    // the output layer on its own (at half rate); within the pool, magnitudes decide.
+    let last = format!("rep-0/level-{:02}/mask.safetensors", many.len() - 1);
+    let groups = |kept: std::collections::BTreeMap<String, i64>| (kept["fc1.weight"] + kept["fc2.weight"], kept["fc3.weight"]);
+    let one_kept = kept_per_layer(&run_dir(oneshot.path()).join("rep-0/level-01/mask.safetensors"));
+    assert_eq!(one_kept.len(), 3, "{one_kept:?}");
+    assert_eq!(groups(one_kept), groups(kept_per_layer(&run_dir(iterative.path()).join(last))));
+    let config = std::fs::read_to_string(run_dir(oneshot.path()).join("config.toml")).unwrap();
+    assert!(config.contains("imp.schedule = \"oneshot\""), "the schedule is part of the identity:\n{config}");
+}

@@ -27,6 +27,16 @@ fn assert_same_tables(a: &Path, b: &Path) {
 
 #[test]
 fn two_processes_training_different_replicates_of_one_folder_write_the_tables_of_one_process() {
+    two_writers_of_one_folder("flock");
+}
+
+/// The same with the pid-file locks of filesystems without `flock`.
+#[test]
+fn two_writers_of_one_folder_agree_with_pid_file_locks_too() {
+    two_writers_of_one_folder("pidfile");
+}
+
+fn two_writers_of_one_folder(lock: &str) {
     let data = tempfile::tempdir().unwrap();
     let data_dir = mnist_folder(data.path());
     let data_dir = data_dir.to_str().unwrap();
@@ -37,7 +47,10 @@ fn two_processes_training_different_replicates_of_one_folder_write_the_tables_of
     let out = two.path().to_str().unwrap();
     let children: Vec<_> = ["0", "1"]
         .iter()
-        .map(|r| harness().args(lenet(data_dir, out, &["--replicates", "2", "--replicate", r])).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap())
+        .map(|r| {
+            let args = lenet(data_dir, out, &["--replicates", "2", "--replicate", r]);
+            harness().args(args).env("LOTTERY_LOCK", lock).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+        })
         .collect();
     for child in children {
         let done = child.wait_with_output().unwrap();
@@ -46,6 +59,9 @@ fn two_processes_training_different_replicates_of_one_folder_write_the_tables_of
     assert_same_tables(&run_dir(one.path()), &run_dir(two.path()));
     let config = std::fs::read_to_string(run_dir(two.path()).join("config.toml")).unwrap();
     assert!(config.contains("replicates = 2"), "{config}");
+    // Pid-file locks are released (removed) by their holders.
+    let left: Vec<_> = snapshot(two.path()).into_keys().filter(|p| p.file_name().is_some_and(|n| n == ".lock.pid")).collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

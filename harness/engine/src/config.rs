@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use lottery_results::TicketKind;
 use lottery_task::{closest_first, Preset, PruningPolicy, Role, Task, TaskError};
 
-use crate::prune::Strategy;
+use crate::prune::{PruneSchedule, Strategy};
 use crate::tickets::TicketSources;
 use crate::{EngineError, Step};
 
@@ -32,6 +32,9 @@ pub struct ImpConfig {
     /// The training step survivors are rewound to.
     pub rewind: Step,
     pub strategy: Strategy,
+    /// Iterative (IMP) or one-shot; absent from configs written before it existed (iterative).
+    #[serde(default)]
+    pub schedule: PruneSchedule,
     /// Base seed; each replicate derives its seeds from it.
     pub seed: u64,
     /// Prunable parameters to leave dense.
@@ -63,6 +66,7 @@ pub struct Overrides {
     pub rate: Option<f64>,
     pub rewind: Option<Step>,
     pub strategy: Option<Strategy>,
+    pub schedule: Option<PruneSchedule>,
     pub seed: Option<u64>,
     pub ignore: Vec<String>,
     pub layer_rates: Vec<(String, f64)>,
@@ -80,6 +84,7 @@ fn default_imp(task: &dyn Task, preset: Preset) -> ImpConfig {
         rate: DEFAULT_RATE,
         rewind: task.defaults(preset).rewind,
         strategy: Strategy::Global,
+        schedule: PruneSchedule::Iterative,
         seed: 0,
         ignore: vec![],
         layer_rates: BTreeMap::new(),
@@ -159,6 +164,7 @@ impl RunConfig {
             rate: o.rate.unwrap_or(d.rate),
             rewind: o.rewind.unwrap_or(d.rewind),
             strategy: o.strategy.unwrap_or(d.strategy),
+            schedule: o.schedule.unwrap_or(d.schedule),
             seed: o.seed.unwrap_or(d.seed),
             ignore: {
                 let mut v = o.ignore.clone();
@@ -207,6 +213,9 @@ impl RunConfig {
         }
         if self.imp.strategy != d.strategy {
             put("imp.strategy".into(), format!("{:?}", self.imp.strategy).to_lowercase());
+        }
+        if self.imp.schedule != d.schedule {
+            put("imp.schedule".into(), format!("\"{}\"", self.imp.schedule.as_str()));
         }
         if self.imp.seed != d.seed {
             put("imp.seed".into(), self.imp.seed.to_string());
@@ -272,6 +281,8 @@ mod tests {
         assert_eq!(name(explicit), base);
         assert_ne!(name(Overrides { prune: Some(0.5), ..Default::default() }), base);
         assert_ne!(name(Overrides { seed: Some(1), ..Default::default() }), base);
+        assert_eq!(name(Overrides { schedule: Some(PruneSchedule::Iterative), ..Default::default() }), base);
+        assert_ne!(name(Overrides { schedule: Some(PruneSchedule::Oneshot), ..Default::default() }), base);
     }
 
     #[test]

@@ -179,7 +179,7 @@ impl TicketTrainer<'_> {
         // Held while the ticket trains: another writer of the folder must never train it too.
         let _lock = if fresh {
             if let Some(signal) = crate::stop::requested() {
-                return Err(EngineError::Stopped { signal, at: format!("before level {level} rep {rep} {}", spec.kind) });
+                return Err(EngineError::Stopped { signal, at: format!("before level {level} rep {rep} {} (every ticket before it is saved)", spec.kind) });
             }
             std::fs::create_dir_all(spec.ticket.dir()).map_err(EngineError::io(spec.ticket.dir()))?;
             Some(FolderLock::try_acquire(spec.ticket.dir())??)

@@ -90,7 +90,7 @@ pub enum EngineError {
     #[error(transparent)]
     Busy(#[from] lottery_results::Locked),
     /// A graceful stop ([`stop`]): the work is saved, and rerunning the command resumes it.
-    #[error("stopped by {signal} {at}, with a checkpoint there; rerun the same command to resume")]
+    #[error("stopped by {signal} {at}; rerun the same command to resume")]
     Stopped { signal: &'static str, at: String },
     #[error("--replicate {replicate}: this run has {replicates} replicate(s), numbered 0 to {}; ask for more with --replicates {}", replicates - 1, replicate + 1)]
     NoSuchReplicate { replicate: u32, replicates: u32 },

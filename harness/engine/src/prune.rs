@@ -43,6 +43,37 @@ impl std::str::FromStr for Strategy {
     }
 }
 
+/// How the levels reach the target sparsity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PruneSchedule {
+    /// `rate` of the survivors per level until the target (IMP; the default).
+    #[default]
+    Iterative,
+    /// One level straight to the target, each group keeping what the iterative schedule's last
+    /// level keeps (the per-layer rules unchanged): the one-shot ablation of Frankle & Carbin and
+    /// Yu et al.
+    Oneshot,
+}
+
+impl PruneSchedule {
+    pub const ALL: [PruneSchedule; 2] = [PruneSchedule::Iterative, PruneSchedule::Oneshot];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PruneSchedule::Iterative => "iterative",
+            PruneSchedule::Oneshot => "oneshot",
+        }
+    }
+}
+
+impl std::str::FromStr for PruneSchedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        PruneSchedule::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown schedule `{s}`; use iterative or oneshot"))
+    }
+}
+
 /// A set of layers ranked together, and the fraction of its survivors removed per level.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {
@@ -106,8 +137,19 @@ fn apportion(weights: &[f64], need: u64, caps: &[u64]) -> Vec<u64> {
     counts
 }
 
-/// Plans the levels from group sizes until the overall density is `1 - prune`.
-pub fn schedule(groups: Vec<Group>, sizes: &[u64], prune: f64) -> Result<Schedule, EngineError> {
+/// Plans the levels from group sizes until the overall density is `1 - prune`: iteratively, or
+/// in one level to the iterative schedule's last.
+pub fn schedule(groups: Vec<Group>, sizes: &[u64], prune: f64, kind: PruneSchedule) -> Result<Schedule, EngineError> {
+    let mut planned = iterative(groups, sizes, prune)?;
+    if kind == PruneSchedule::Oneshot && planned.survivors.len() > 2 {
+        let last = planned.survivors.pop().expect("more than two levels");
+        planned.survivors.truncate(1);
+        planned.survivors.push(last);
+    }
+    Ok(planned)
+}
+
+fn iterative(groups: Vec<Group>, sizes: &[u64], prune: f64) -> Result<Schedule, EngineError> {
     let total: u64 = sizes.iter().sum();
     let target = ((1.0 - prune) * total as f64).round() as u64;
     let mut survivors = vec![sizes.to_vec()];
@@ -219,7 +261,7 @@ mod tests {
 
     #[test]
     fn schedule_lands_exactly_on_the_target() {
-        let s = schedule(vec![g(&["a", "b"], 0.2), g(&["out"], 0.1)], &[235_200 + 30_000, 1000], 0.9).unwrap();
+        let s = schedule(vec![g(&["a", "b"], 0.2), g(&["out"], 0.1)], &[235_200 + 30_000, 1000], 0.9, PruneSchedule::Iterative).unwrap();
         let total = 266_200u64;
         assert_eq!(s.survivors.last().unwrap().iter().sum::<u64>(), (0.1 * total as f64).round() as u64);
         // 0.8^10 = 0.107 > 0.1 > 0.8^11: eleven levels, the pooled layers at 20% each level.
@@ -230,8 +272,24 @@ mod tests {
 
     #[test]
     fn no_pruning_means_only_the_dense_level() {
-        let s = schedule(vec![g(&["a"], 0.2)], &[100], 0.0).unwrap();
+        let s = schedule(vec![g(&["a"], 0.2)], &[100], 0.0, PruneSchedule::Iterative).unwrap();
         assert_eq!(s.levels(), 0);
+        assert_eq!(schedule(vec![g(&["a"], 0.2)], &[100], 0.0, PruneSchedule::Oneshot).unwrap().levels(), 0);
+    }
+
+    #[test]
+    fn oneshot_is_one_level_to_the_iterative_schedules_last_with_the_same_per_group_counts() {
+        let groups = || vec![g(&["a", "b"], 0.2), g(&["out"], 0.1)];
+        let sizes = [235_200 + 30_000, 1000];
+        let iterative = schedule(groups(), &sizes, 0.9, PruneSchedule::Iterative).unwrap();
+        let oneshot = schedule(groups(), &sizes, 0.9, PruneSchedule::Oneshot).unwrap();
+        assert_eq!(oneshot.levels(), 1);
+        assert_eq!(oneshot.survivors[0], sizes.to_vec());
+        assert_eq!(oneshot.survivors[1], *iterative.survivors.last().unwrap());
+        assert!((oneshot.density(1) - 0.1).abs() < 1e-5);
+        // One level of iterative pruning is already one-shot.
+        let one = schedule(groups(), &sizes, 0.15, PruneSchedule::Iterative).unwrap();
+        assert_eq!(schedule(groups(), &sizes, 0.15, PruneSchedule::Oneshot).unwrap(), one);
     }
 
     #[test]

@@ -118,7 +118,7 @@ fn plan(config: &RunConfig, problem: &dyn Problem, training: &Training) -> Resul
     let groups = prune::groups(&rates, config.imp.rate, config.imp.strategy);
     let size = |name: &str| layers.iter().find(|(n, _)| n == name).map_or(0, |(_, s)| s.iter().product::<i64>() as u64);
     let sizes: Vec<u64> = groups.iter().map(|g| g.layers.iter().map(|n| size(n)).sum()).collect();
-    let schedule = prune::schedule(groups, &sizes, config.imp.prune)?;
+    let schedule = prune::schedule(groups, &sizes, config.imp.prune, config.imp.schedule)?;
     Ok(Plan { layers, schedule, rewind, end })
 }
 

@@ -244,7 +244,7 @@ pub fn train_ticket(
                 if step % eval_every != 0 {
                     save(step, &curve, &loss_sum, loss_count, net.as_ref(), &optimizer)?;
                 }
-                return Err(EngineError::Stopped { signal, at: format!("in {label} at iteration {step} of {}", spec.end) });
+                return Err(EngineError::Stopped { signal, at: format!("in {label} at iteration {step} of {}, with a checkpoint there", spec.end) });
             }
         }
     }

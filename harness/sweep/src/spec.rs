@@ -176,7 +176,7 @@ struct Raw {
 }
 
 /// The options of `harness run` a run entry may give, in the order they become flags.
-const OPTIONS: [&str; 12] = ["preset", "prune", "rate", "rewind", "seed", "strategy", "controls", "ignore", "layer_rate", "prune_embeddings", "set", "replicates"];
+const OPTIONS: [&str; 13] = ["preset", "prune", "rate", "rewind", "seed", "strategy", "schedule", "controls", "ignore", "layer_rate", "prune_embeddings", "set", "replicates"];
 
 /// The most replicates a run may have (as `harness run --replicates`).
 const MAX_REPLICATES: i64 = 1000;
@@ -293,7 +293,7 @@ impl RunEntry {
                     for v in &values {
                         match inner {
                             Some(_) if option == "set" || option == "layer_rate" => check_inner(&name, option, v)?,
-                            Some(_) => return Err(format!("{name}: only set.KEY and layer_rate.NAME have a dot; the other axes are {}", OPTIONS[..10].join(", "))),
+                            Some(_) => return Err(format!("{name}: only set.KEY and layer_rate.NAME have a dot; the other axes are preset, prune, rate, rewind, seed, strategy, schedule, controls, ignore and prune_embeddings")),
                             None if option == "set" || option == "layer_rate" || option == "replicates" => {
                                 return Err(format!("{name}: sweep {option} values one at a time, as \"{option}.NAME\" = [...]"))
                             }
@@ -328,7 +328,7 @@ impl RunEntry {
 /// Checks one value of a plain option.
 fn check_option(name: &str, option: &str, v: &toml::Value) -> Result<(), String> {
     let ok = match option {
-        "preset" | "strategy" => v.is_str(),
+        "preset" | "strategy" | "schedule" => v.is_str(),
         "prune" | "rate" => v.is_float() || v.is_integer(),
         "rewind" => v.is_str() || v.as_integer().is_some_and(|n| n >= 0),
         "seed" => v.as_integer().is_some_and(|n| n >= 0),
@@ -341,7 +341,7 @@ fn check_option(name: &str, option: &str, v: &toml::Value) -> Result<(), String>
         Ok(())
     } else {
         let wanted = match option {
-            "preset" | "strategy" => "a string",
+            "preset" | "strategy" | "schedule" => "a string",
             "prune" | "rate" => "a number",
             "rewind" => "a step such as \"500it\" or \"2ep\"",
             "seed" => "a whole number from 0",

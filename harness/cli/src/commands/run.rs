@@ -7,7 +7,7 @@ use clap::Args;
 
 use lottery_engine::config::{Overrides, RunConfig};
 use lottery_engine::device::DeviceChoice;
-use lottery_engine::prune::Strategy;
+use lottery_engine::prune::{PruneSchedule, Strategy};
 use lottery_engine::run::Run;
 use lottery_engine::tickets::TicketSources;
 use lottery_engine::Step;
@@ -24,6 +24,10 @@ const OLD_DEFAULT_OUT: &str = "results";
 
 pub fn preset_parser() -> impl TypedValueParser<Value = Preset> {
     PossibleValuesParser::new(Preset::ALL.map(|p| p.as_str())).map(|s| s.parse::<Preset>().expect("a listed preset"))
+}
+
+fn schedule_parser() -> impl TypedValueParser<Value = PruneSchedule> {
+    PossibleValuesParser::new(PruneSchedule::ALL.map(|s| s.as_str())).map(|s| s.parse::<PruneSchedule>().expect("a listed schedule"))
 }
 
 fn strategy_parser() -> impl TypedValueParser<Value = Strategy> {
@@ -66,6 +70,10 @@ pub struct RunArgs {
     /// global (rank all default-rate layers together) or layerwise [default: global].
     #[arg(long, value_parser = strategy_parser())]
     strategy: Option<Strategy>,
+    /// iterative (--rate of the survivors per level) or oneshot (one level to the target, each
+    /// layer group keeping what the iterative schedule's last level keeps) [default: iterative].
+    #[arg(long, value_parser = schedule_parser())]
+    schedule: Option<PruneSchedule>,
     /// A prunable parameter to leave dense (repeatable).
     #[arg(long, value_name = "NAME")]
     ignore: Vec<String>,
@@ -163,6 +171,7 @@ pub fn prepare<'a>(args: RunArgs, registry: &'a lottery_task::Registry, tickets:
         rate: args.rate,
         rewind: args.rewind,
         strategy: args.strategy,
+        schedule: args.schedule,
         seed: args.seed,
         ignore: args.ignore,
         layer_rates: args.layer_rate,
