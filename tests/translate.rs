@@ -42,6 +42,13 @@ fn multi30k_smoke_run_writes_bleu_translations_and_its_vocabulary() {
         assert!((0.0..=100.0).contains(&v), "{row:?}");
     }
     assert!(rows.iter().any(|r| r["metric"] == "test_loss@val"));
+    // Tokenized BLEU (no smoothing) beside sacreBLEU, for every level.
+    let tokenized: Vec<_> = rows.iter().filter(|r| r["metric"] == "test_bleu_tok").collect();
+    assert_eq!(tokenized.len(), 2, "{rows:?}");
+    for row in &tokenized {
+        let v: f64 = row["winning_mean"].parse().unwrap();
+        assert!((0.0..=100.0).contains(&v), "{row:?}");
+    }
     assert!(!bleu[1]["reinit_mean"].is_empty(), "the smoke preset trains a reinit control");
 
     // Every ticket writes one detokenized translation per test sentence (smoke: the first 40).

@@ -3,6 +3,11 @@
 //! per-n-gram maximum over references, the closest reference length (shorter on ties), brevity
 //! penalty, and `exp` smoothing (NIST: each order with no match gets precision 1 / (2^k total)).
 //! Scores are on sacreBLEU's 0-100 scale; fixtures from the `sacrebleu` package pin agreement.
+//!
+//! [`BleuStats::tokenized`] is the "tokenized BLEU" papers report for WMT (Moses'
+//! `multi-bleu.perl` over tokenized text): the same 13a tokens and counts, no smoothing, so an
+//! order without a single match makes the score 0. Fixtures recorded from multi-bleu.perl and
+//! from sacreBLEU with `tokenize="13a", smooth_method="none"` pin it.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -134,6 +139,27 @@ impl BleuStats {
     }
 }
 
+impl BleuStats {
+    /// Tokenized BLEU (multi-bleu.perl's computation): plain precisions, the brevity penalty,
+    /// and `log(0)` floored at -9999999999, which makes any order without a match score 0.
+    pub fn tokenized(&self) -> Bleu {
+        let mut precisions = [0.0; MAX_ORDER];
+        for n in 0..MAX_ORDER {
+            if self.total[n] > 0 {
+                precisions[n] = 100.0 * self.correct[n] as f64 / self.total[n] as f64;
+            }
+        }
+        let bp = match (self.sys_len, self.ref_len) {
+            (_, 0) | (0, _) => 0.0,
+            (sys, reference) if sys < reference => (1.0 - reference as f64 / sys as f64).exp(),
+            _ => 1.0,
+        };
+        let log = |p: f64| if p == 0.0 { -9_999_999_999.0 } else { (p / 100.0).ln() };
+        let mean = precisions.iter().map(|&p| log(p)).sum::<f64>() / MAX_ORDER as f64;
+        Bleu { score: 100.0 * bp * mean.exp(), precisions, brevity_penalty: bp, stats: self.clone() }
+    }
+}
+
 /// Corpus BLEU of `hypotheses` against one reference stream per reference set (each as long as
 /// `hypotheses`).
 pub fn corpus_bleu(hypotheses: &[&str], references: &[Vec<&str>], lowercase: bool) -> Bleu {
@@ -161,6 +187,38 @@ mod tests {
         let hyp = ["the cat sat on the mat", "a dog ran in the park today"];
         assert!((corpus_bleu(&hyp, &[hyp.to_vec()], false).score - 100.0).abs() < 1e-9);
         assert_eq!(corpus_bleu(&["x y z"], &[vec!["a b c"]], false).score, 0.0);
+    }
+
+    #[test]
+    fn tokenized_bleu_agrees_with_multi_bleu_and_unsmoothed_sacrebleu_on_the_recorded_fixtures() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bleu");
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+        let expected: serde_json::Value = serde_json::from_str(&read("expected_tokenized.json")).unwrap();
+        let refs_text = read("ref.de");
+        let refs: Vec<&str> = refs_text.lines().collect();
+        let scores = expected["scores"].as_object().unwrap();
+        assert_eq!(scores.len(), 4);
+        let mut zero = 0;
+        for (system, want) in scores {
+            let hyp_text = read(&format!("{system}.de"));
+            let hyps: Vec<&str> = hyp_text.lines().collect();
+            let mut stats = BleuStats::default();
+            for (h, r) in hyps.iter().zip(&refs) {
+                stats.add(h, &[r], false);
+            }
+            let got = stats.tokenized();
+            let sacrebleu = want["score"].as_f64().unwrap();
+            assert!((got.score - sacrebleu).abs() < 1e-9, "{system}: {} vs sacreBLEU (13a, no smoothing) {sacrebleu}", got.score);
+            // multi-bleu.perl prints "BLEU = 51.93, ..." (two decimals).
+            let line = want["multi_bleu"].as_str().unwrap();
+            let printed: f64 = line.strip_prefix("BLEU = ").and_then(|r| r.split(',').next()).unwrap().parse().unwrap();
+            assert_eq!(format!("{:.2}", got.score), format!("{printed:.2}"), "{system}: multi-bleu.perl printed {line}");
+            if got.score == 0.0 {
+                zero += 1;
+                assert!(stats.score().score > 0.0, "{system}: smoothing keeps sacreBLEU's default above 0");
+            }
+        }
+        assert_eq!(zero, 1, "the sparse system has no 4-gram match: 0 without smoothing");
     }
 
     #[test]

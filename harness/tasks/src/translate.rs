@@ -176,6 +176,8 @@ impl Task for TranslateTask {
         vec![
             MetricSpec { name: "bleu".into(), direction: Direction::Higher },
             MetricSpec { name: "loss".into(), direction: Direction::Lower },
+            // Tokenized BLEU (multi-bleu.perl on 13a tokens), comparable with papers' WMT tables.
+            MetricSpec { name: "bleu_tok".into(), direction: Direction::Higher },
         ]
     }
 
@@ -361,7 +363,8 @@ impl TranslateNetwork<'_> {
     }
 
     /// Mean loss per target token, corpus BLEU, and the translations.
-    fn score(&self, data: &Encoded) -> (f64, f64, Vec<String>) {
+    /// Loss per target token, sacreBLEU and tokenized BLEU, and the translations.
+    fn score(&self, data: &Encoded) -> (f64, f64, f64, Vec<String>) {
         let p = self.problem;
         let n = data.source.len();
         let (mut loss, mut tokens) = (0.0, 0.0);
@@ -387,7 +390,7 @@ impl TranslateNetwork<'_> {
         for (hyp, reference) in translations.iter().zip(&data.references) {
             stats.add(hyp, &[reference.as_str()], false);
         }
-        (loss / tokens.max(1.0), stats.score().score, translations)
+        (loss / tokens.max(1.0), stats.score().score, stats.tokenized().score, translations)
     }
 }
 
@@ -438,7 +441,7 @@ impl Network for TranslateNetwork<'_> {
             });
             saved
         });
-        let (loss, bleu, translations) = self.score(data);
+        let (loss, bleu, bleu_tok, translations) = self.score(data);
         if let Some(saved) = current {
             tch::no_grad(|| {
                 for (var, value) in self.model.variables().into_iter().zip(saved) {
@@ -449,7 +452,7 @@ impl Network for TranslateNetwork<'_> {
         if split == Split::Test {
             self.test_translations = translations;
         }
-        BTreeMap::from([("bleu".to_string(), bleu), ("loss".to_string(), loss)])
+        BTreeMap::from([("bleu".to_string(), bleu), ("loss".to_string(), loss), ("bleu_tok".to_string(), bleu_tok)])
     }
 
     fn extra_state(&self) -> Vec<(String, Tensor)> {
