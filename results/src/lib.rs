@@ -8,7 +8,8 @@
 //! [`RunLayout`] is the folder's layout; [`FolderLock`] the lock of one writer of a folder (the run's shared files, a replicate, a ticket). [`matrix`] gathers
 //! transfer folders into one table, [`run_figures`] turns run folders into figures and [`plot`]
 //! draws them. [`summary`] reads a run back as numbers (matching density, area under the
-//! curve) for suites and [`leaderboard`] exports; [`provenance`] is which build made a run.
+//! curve) for suites and [`leaderboard`] exports; [`provenance`] is which build made a run; [`references`] are the
+//! papers' stated results, shown beside runs of the `paper` preset.
 
 mod atomic;
 mod comparison;
@@ -18,6 +19,7 @@ mod lock;
 pub mod matrix;
 pub mod plot;
 pub mod provenance;
+pub mod references;
 pub mod run_figures;
 mod run_id;
 pub mod show;

@@ -103,5 +103,75 @@ pub fn render(run_dir: &Path) -> Result<String, ResultsError> {
         }
         out.push('\n');
     }
+    if subject == "winning" {
+        let columns = Columns { level, density, metric, reps, mean: subject_cols.0, std: subject_cols.1 };
+        out.push_str(&references_block(&layout, &rows, &columns));
+    }
     Ok(out)
+}
+
+/// Where a comparison table's columns are.
+struct Columns {
+    level: usize,
+    density: usize,
+    metric: usize,
+    reps: usize,
+    mean: usize,
+    std: usize,
+}
+
+/// For a run whose `config.toml` names a task and preset with references: each reference beside
+/// the winning ticket's value at the level nearest its density (empty otherwise).
+fn references_block(layout: &RunLayout, rows: &[csv::StringRecord], c: &Columns) -> String {
+    let Some(config) = std::fs::read_to_string(layout.config()).ok().and_then(|t| t.parse::<toml::Table>().ok()) else { return String::new() };
+    let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let references = crate::references::for_run(&text("task"), &text("preset"));
+    if references.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("references ({} preset; results/references.toml):\n", text("preset"));
+    for r in references {
+        let block: Vec<&csv::StringRecord> = rows.iter().filter(|row| row[c.metric] == r.metric).collect();
+        let densities: Vec<f64> = block.iter().map(|row| row[c.density].parse().unwrap_or(f64::NAN)).collect();
+        let run = match crate::references::nearest(&densities, r.density) {
+            Some(i) => {
+                let row = block[i];
+                format!("this run {} (winning, level {}, density {:.4}, {} replicate(s))", cell(&row[c.mean], &row[c.std]), &row[c.level], densities[i], &row[c.reps])
+            }
+            None => format!("this run has no {}", r.metric),
+        };
+        let _ = writeln!(out, "  {} at density {:.4}: paper {} ({}, {}); {run}", r.metric, r.density, r.value, r.paper, r.place);
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_folder(preset: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), format!("task = \"translate/wmt14-en-de-big\"\npreset = \"{preset}\"\n")).unwrap();
+        let mut csv = String::from("level,density,metric,direction,replicates,winning_mean,winning_std,reinit_mean,reinit_std,reinit_replicates,winning_minus_reinit\n");
+        for (level, density) in [1.0f64, 0.8, 0.64, 0.512, 0.4096, 0.32768].iter().enumerate() {
+            let bleu = 28.0 - level as f64 * 0.1;
+            csv.push_str(&format!("{level},{density},test_bleu_tok,higher,3,{bleu},0.2,,,0,\n"));
+        }
+        std::fs::write(dir.path().join("comparison.csv"), csv).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_paper_preset_run_shows_each_reference_beside_its_nearest_level() {
+        let text = render(run_folder("paper").path()).unwrap();
+        assert!(text.contains("references (paper preset"), "{text}");
+        assert!(
+            text.contains("test_bleu_tok at density 1.0000: paper 29.3 (Yu et al. 2020") && text.contains("this run 28.0000 ± 0.2000 (winning, level 0, density 1.0000, 3 replicate(s))"),
+            "{text}"
+        );
+        assert!(text.contains("at density 0.3300: paper 28.9") && text.contains("this run 27.5000 ± 0.2000 (winning, level 5, density 0.3277"), "{text}");
+        // Other presets are other settings: no reference applies.
+        assert!(!render(run_folder("quick").path()).unwrap().contains("references"));
+    }
 }
