@@ -410,3 +410,27 @@ fn a_held_replicate_lock_refuses_a_second_writer_and_a_stale_lock_file_does_not(
     r.assert_tables_unchanged();
     let _ = std::io::stdout().flush();
 }
+
+/// A folder made under an older revision of a preset is never resumed with the new defaults:
+/// the revision is part of the identity, and config.toml records it for the check.
+#[test]
+fn a_folder_of_an_older_preset_revision_is_refused_by_name() {
+    let out = tempfile::tempdir().unwrap();
+    let args = ["run", "control/cartpole", "--preset", "paper", "--device", "cpu", "--quiet", "--out", out.path().to_str().unwrap()];
+    // Start the (long) paper run only until it has written its config.toml.
+    let mut child = harness().args(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let config = loop {
+        if let Some(run) = std::fs::read_dir(out.path()).unwrap().flatten().map(|e| e.path().join("config.toml")).find(|p| p.is_file()) {
+            break run;
+        }
+        assert!(std::time::Instant::now() < deadline, "no config.toml written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("preset_revision = 2"), "{text}");
+    std::fs::write(&config, text.replace("preset_revision = 2", "preset_revision = 1")).unwrap();
+    refused(&args, 2, &["holds a different run", "preset_revision: the folder has 1, this run 2"], out.path());
+}

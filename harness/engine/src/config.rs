@@ -51,12 +51,20 @@ pub struct ImpConfig {
 pub struct RunConfig {
     pub task: String,
     pub preset: Preset,
+    /// The preset's revision ([`lottery_task::Defaults::revision`]); 1 in configs written before
+    /// presets had revisions.
+    #[serde(default = "first_revision")]
+    pub preset_revision: u32,
     pub imp: ImpConfig,
     pub hparams: toml::Table,
     /// Not part of the identity.
     pub replicates: u32,
     /// Not part of the identity. Always contains `winning`.
     pub controls: Vec<TicketKind>,
+}
+
+fn first_revision() -> u32 {
+    1
 }
 
 /// What the user asked for; `None` means "the default".
@@ -80,7 +88,7 @@ pub struct Overrides {
 
 fn default_imp(task: &dyn Task, preset: Preset) -> ImpConfig {
     ImpConfig {
-        prune: DEFAULT_PRUNE,
+        prune: task.defaults(preset).prune.unwrap_or(DEFAULT_PRUNE),
         rate: DEFAULT_RATE,
         rewind: task.defaults(preset).rewind,
         strategy: Strategy::Global,
@@ -191,11 +199,13 @@ impl RunConfig {
         }
         let controls = resolve_controls(o.controls.unwrap_or_else(|| task.defaults(preset).controls), tickets)?;
         let replicates = check_replicates(o.replicates.unwrap_or(1))?;
-        Ok(RunConfig { task: task.name().to_string(), preset, imp, hparams, replicates, controls })
+        let preset_revision = task.defaults(preset).revision;
+        Ok(RunConfig { task: task.name().to_string(), preset, preset_revision, imp, hparams, replicates, controls })
     }
 
     /// The canonical text the run's identity hashes: task, preset, then the non-default
-    /// settings as sorted `key = value` lines.
+    /// settings as sorted `key = value` lines. A preset revision after the first is a setting:
+    /// a preset whose defaults changed starts new folders, and older names stay as they were.
     pub fn canonical(&self, task: &dyn Task) -> String {
         let d = default_imp(task, self.preset);
         let mut lines = BTreeMap::new();
@@ -234,6 +244,9 @@ impl RunConfig {
         }
         for (key, value) in non_default_hparams(task, self.preset, &self.hparams) {
             put(key, value);
+        }
+        if self.preset_revision != first_revision() {
+            put("preset_revision".into(), self.preset_revision.to_string());
         }
         let mut text = format!("task = \"{}\"\npreset = \"{}\"\n", self.task, self.preset.as_str());
         for (k, v) in lines {

@@ -271,6 +271,16 @@ mod tests {
     }
 
     #[test]
+    fn the_papers_twenty_levels_are_twenty_levels_for_small_and_large_networks() {
+        for size in [5_000u64, 35_000, 266_200, 66_000_000] {
+            let s = schedule(vec![g(&["a"], 0.2)], &[size], lottery_task::TWENTY_LEVELS, PruneSchedule::Iterative).unwrap();
+            assert_eq!(s.levels(), 20, "{size} weights");
+            assert!((s.density(20) - 0.012).abs() < 1e-3, "{}", s.density(20));
+            assert_eq!(s.survivors[19][0], s.survivors[18][0] - (0.2 * s.survivors[18][0] as f64).round() as u64, "levels 1-19 remove 20%");
+        }
+    }
+
+    #[test]
     fn no_pruning_means_only_the_dense_level() {
         let s = schedule(vec![g(&["a"], 0.2)], &[100], 0.0, PruneSchedule::Iterative).unwrap();
         assert_eq!(s.levels(), 0);

@@ -237,6 +237,11 @@ impl TransferConfig {
         if self.seed != 0 {
             lines.insert("seed".into(), self.seed.to_string());
         }
+        // As for runs: a target preset whose defaults changed is another transfer.
+        let revision = task.defaults(self.preset).revision;
+        if revision != 1 {
+            lines.insert("preset_revision".into(), revision.to_string());
+        }
         for (k, v) in lines {
             text.push_str(&format!("{k} = {v}\n"));
         }

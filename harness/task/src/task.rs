@@ -82,7 +82,17 @@ pub struct Defaults {
     pub controls: Vec<TicketKind>,
     /// Which roles of parameter are pruned, and at what multiple of `--rate`.
     pub pruning: PruningPolicy,
+    /// The final sparsity when `--prune` is not given (`None`: the harness's 0.9).
+    pub prune: Option<f64>,
+    /// The preset's revision: bumped whenever its defaults change, so runs of old and new
+    /// defaults get different folders (it is part of the run's identity from 2 on).
+    pub revision: u32,
 }
+
+/// Yu et al.'s RL and LSTM target: twenty levels at 20% each, "density 0.8^20, about 1.2%".
+/// Exactly 1.2%: nineteen levels at 20% and a twentieth landing on 1.2% (0.8^20 itself would
+/// leave a few weights of per-level rounding to a twenty-first level).
+pub const TWENTY_LEVELS: f64 = 0.988;
 
 /// Where a task finds its inputs.
 #[derive(Debug, Clone)]

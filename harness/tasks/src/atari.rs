@@ -17,7 +17,7 @@ use tch::{nn, Device, Tensor};
 use lottery_envs::atari::{roms, watchdog, Ale, AtariConfig, AtariVec, FRAME, STACK};
 use lottery_models::{AtariActorCritic, AtariArch};
 use lottery_results::{Direction, MetricSpec, TicketKind};
-use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
+use lottery_task::{Defaults, TWENTY_LEVELS, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
 use lottery_task::seeds::derive;
 use lottery_task::hparams::{self, from_table, to_table};
 
@@ -121,8 +121,15 @@ impl Task for AtariTask {
                 Preset::Paper => Step::epochs(1),
             },
             controls: vec![TicketKind::WINNING, TicketKind::REINIT],
-            // Heads at half rate, as for the control tasks.
-            pruning: PruningPolicy::new(&[(Role::Conv, 1.0), (Role::Hidden, 1.0), (Role::Output, 0.5)]),
+            pruning: match preset {
+                // Yu et al.: global magnitude pruning over all weights, 20% per level, 20 levels.
+                Preset::Paper => PruningPolicy::new(&[(Role::Conv, 1.0), (Role::Hidden, 1.0), (Role::Output, 1.0)]),
+                // Heads at half rate, as for the control tasks.
+                _ => PruningPolicy::new(&[(Role::Conv, 1.0), (Role::Hidden, 1.0), (Role::Output, 0.5)]),
+            },
+            prune: (preset == Preset::Paper).then_some(TWENTY_LEVELS),
+            // 2: the paper preset prunes the heads at the full rate, to 20 levels.
+            revision: if preset == Preset::Paper { 2 } else { 1 },
         }
     }
 

@@ -228,7 +228,7 @@ impl Task for ImageTask {
             // convolutions at a per-architecture rate.
             PruningPolicy::new(&[(Role::Conv, self.conv_rate_multiplier), (Role::Hidden, 1.0), (Role::Output, 0.5)])
         };
-        Defaults { hparams, rewind: self.rewind(preset), controls: vec![TicketKind::WINNING, TicketKind::REINIT, TicketKind::SHUFFLE], pruning }
+        Defaults { hparams, rewind: self.rewind(preset), controls: vec![TicketKind::WINNING, TicketKind::REINIT, TicketKind::SHUFFLE], pruning, prune: None, revision: 1 }
     }
 
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, TaskError> {

@@ -15,7 +15,7 @@ use tch::{nn, Device, Kind, Tensor};
 use lottery_datasets::{load_lm_text, LmCorpus, LmCorpusIds};
 use lottery_models::{stream_nll, LstmLm, LstmLmConfig, LstmState};
 use lottery_results::{Direction, MetricSpec, TicketKind};
-use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
+use lottery_task::{Defaults, TWENTY_LEVELS, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
 use lottery_task::hparams::{self, from_table, to_table};
 
 /// One language-modeling task: a corpus and the paper's LSTM.
@@ -137,7 +137,9 @@ impl Task for LmTask {
         // Every LSTM matrix and the decoder at --rate; the embedding with --prune-embeddings
         // (the paper's second variant).
         let pruning = PruningPolicy::new(&[(Role::Hidden, 1.0), (Role::Output, 1.0)]);
-        Defaults { hparams, rewind, controls, pruning }
+        // Yu et al. prune the LSTM to 20 levels of 20% (revision 2 of the paper preset).
+        let paper = preset == Preset::Paper;
+        Defaults { hparams, rewind, controls, pruning, prune: paper.then_some(TWENTY_LEVELS), revision: if paper { 2 } else { 1 } }
     }
 
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, TaskError> {

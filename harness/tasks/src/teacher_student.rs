@@ -119,6 +119,8 @@ impl Task for TeacherStudent {
             // Fan-in and fan-out alike: an unlucky node's fan-out shrinks, and magnitude pruning
             // should find exactly those.
             pruning: PruningPolicy::new(&[(Role::Hidden, 1.0), (Role::Output, 1.0)]),
+            prune: None,
+            revision: 1,
         }
     }
 

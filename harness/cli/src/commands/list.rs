@@ -72,7 +72,15 @@ fn describe_task(task: &dyn Task) {
             .rules()
             .map(|(role, rule)| format!("{} {}", role.as_str(), rule.map_or("dense".to_string(), |m| format!("x{m}"))))
             .collect();
-        println!("\n[{}]  rewind {}, tickets {}; pruning by role: {}", preset.as_str(), d.rewind, controls.join(","), roles.join(", "));
+        let prune = d.prune.unwrap_or(lottery_engine::config::DEFAULT_PRUNE);
+        println!(
+            "\n[{}]  revision {}, prune {prune}, rewind {}, tickets {}; pruning by role: {}",
+            preset.as_str(),
+            d.revision,
+            d.rewind,
+            controls.join(","),
+            roles.join(", ")
+        );
         print!("{}", toml::to_string(&d.hparams).unwrap_or_default());
     }
 }
