@@ -2,9 +2,8 @@
 //! timed-out job, e.g. with `#SBATCH --signal=B:USR1@120`) and SIGINT (Ctrl-C) ask the engine to
 //! stop; the training loop finishes its optimizer step, writes a checkpoint at that step and
 //! returns [`crate::EngineError::Stopped`], so locks are released on the way out and a rerun (or
-//! a requeued job) continues from exactly there. A second signal while stopping exits at once
-//! (Ctrl-C twice; every file is written atomically, so that loses only the work since the last
-//! checkpoint).
+//! a requeued job) continues from exactly there. A second Ctrl-C while stopping exits at once
+//! (every file is written atomically, so that loses only the work since the last checkpoint).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
