@@ -24,7 +24,7 @@ fn list_shows_every_image_task_with_metrics_and_presets() {
 
     let out = run_ok(&["list", "image/mnist-lenet"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("[paper]  revision 1, prune 0.9, rewind 0, tickets winning,reinit,shuffle; pruning by role: conv x1, hidden x1, output x0.5, embedding dense"), "{text}");
+    assert!(text.contains("[paper]  revision 1, prune 0.9, rewind 0, tickets winning,reinit,shuffle; pruning by role: conv x1, hidden x1, output x0.5, embedding dense, bias dense"), "{text}");
     assert!(text.contains("steps = \"50000it\"") && text.contains("lr = 0.0012"), "{text}");
     fails(&["list", "image/mnist"], 2, &["(closest first): image/mnist-lenet"]);
 }

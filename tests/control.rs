@@ -74,3 +74,26 @@ fn rollout_bad_input_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("4 values (x, x_dot, theta, theta_dot), got 2"));
 }
+
+/// Yu et al. prune biases with the weights, globally: the paper preset's masks cover every
+/// layer's bias, pruned by magnitude among all weights.
+#[test]
+fn the_paper_preset_prunes_biases_with_the_weights() {
+    let out = tempfile::tempdir().unwrap();
+    let short = ["--set", "steps=20it", "--set", "eval_every=10it", "--set", "eval_episodes=2", "--rewind", "5it"];
+    let mut args = vec!["run", "control/cartpole", "--preset", "paper", "--prune", "0.36", "--device", "cpu", "--quiet", "--out", out.path().to_str().unwrap()];
+    args.extend(short);
+    run_ok(&args);
+    let run = run_dir(out.path());
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("bias = 1.0") && config.contains("preset_revision = 2"), "{config}");
+    let mask: std::collections::BTreeMap<String, tch::Tensor> = tch::Tensor::read_safetensors(run.join("rep-0/level-01/mask.safetensors")).unwrap().into_iter().collect();
+    let biases: Vec<&String> = mask.keys().filter(|k| k.ends_with(".bias")).collect();
+    assert_eq!(biases.len(), 5, "the trunk's three biases and the two heads': {:?}", mask.keys());
+    // The trunk's weights and every bias are ranked together and lose 20%; the heads 10%.
+    let ranked: Vec<&String> = mask.keys().filter(|k| !k.starts_with("policy.weight") && !k.starts_with("value.weight")).collect();
+    let (kept, total) = ranked.iter().fold((0i64, 0i64), |(k, t), n| (k + mask[*n].sum(tch::Kind::Int64).int64_value(&[]), t + mask[*n].numel() as i64));
+    assert_eq!(kept, total - (0.2 * total as f64).round() as i64, "20% of the pooled weights and biases");
+    let pruned_biases: i64 = biases.iter().map(|b| mask[*b].numel() as i64 - mask[*b].sum(tch::Kind::Int64).int64_value(&[])).sum();
+    assert!(pruned_biases > 0, "biases compete with the weights by magnitude");
+}

@@ -46,7 +46,8 @@ impl ActorCritic {
     pub fn prunable(&self) -> Vec<Prunable> {
         let trunk = self.trunk_names.iter().map(|n| Prunable { name: n.clone(), role: Role::Hidden });
         let heads = self.head_names.iter().map(|n| Prunable { name: n.clone(), role: Role::Output });
-        trunk.chain(heads).collect()
+        let biases = self.trunk_names.iter().chain(&self.head_names).map(|n| Prunable { name: crate::bias_of(n), role: Role::Bias });
+        trunk.chain(heads).chain(biases).collect()
     }
 }
 
@@ -63,6 +64,12 @@ mod tests {
         assert_eq!(logits.size(), vec![32, 2]);
         assert_eq!(values.size(), vec![32]);
         let names: Vec<String> = net.prunable().into_iter().map(|p| p.name).collect();
-        assert_eq!(names, ["fc1.weight", "fc2.weight", "fc3.weight", "policy.weight", "value.weight"]);
+        assert_eq!(
+            names,
+            ["fc1.weight", "fc2.weight", "fc3.weight", "policy.weight", "value.weight", "fc1.bias", "fc2.bias", "fc3.bias", "policy.bias", "value.bias"]
+        );
+        let vars = vs.variables();
+        assert!(names.iter().all(|n| vars.contains_key(n)), "{names:?}");
+        assert!(net.prunable().iter().filter(|p| p.name.ends_with(".bias")).all(|p| p.role == Role::Bias));
     }
 }

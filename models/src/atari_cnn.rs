@@ -100,7 +100,8 @@ impl AtariActorCritic {
         let conv = self.conv_names.iter().map(|n| Prunable { name: n.clone(), role: Role::Conv });
         let fc = self.fc_names.iter().map(|n| Prunable { name: n.clone(), role: Role::Hidden });
         let heads = self.head_names.iter().map(|n| Prunable { name: n.clone(), role: Role::Output });
-        conv.chain(fc).chain(heads).collect()
+        let biases = self.conv_names.iter().chain(&self.fc_names).chain(&self.head_names).map(|n| Prunable { name: crate::bias_of(n), role: Role::Bias });
+        conv.chain(fc).chain(heads).chain(biases).collect()
     }
 }
 
@@ -119,7 +120,8 @@ mod tests {
             assert_eq!(vs.variables()["fc1.weight"].size(), vec![512, fc1_inputs], "{arch:?}");
             let names: Vec<String> = net.prunable().into_iter().map(|p| p.name).collect();
             assert!(names.iter().all(|n| vs.variables().contains_key(n)), "{names:?}");
-            assert_eq!(names.len(), if arch == AtariArch::Yu { 4 + 2 + 2 } else { 3 + 1 + 2 });
+            // Each layer's weight, then each layer's bias.
+            assert_eq!(names.len(), 2 * if arch == AtariArch::Yu { 4 + 2 + 2 } else { 3 + 1 + 2 });
         }
     }
 }

@@ -34,10 +34,13 @@ pub enum Role {
     /// A token embedding table (a Transformer's untied output projection too: the paper prunes
     /// it with the embeddings).
     Embedding,
+    /// A bias vector (listed by the models Yu et al. prune biases of: the A2C networks and the
+    /// LSTM language model); no preset but theirs prunes it.
+    Bias,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Conv, Role::Hidden, Role::Output, Role::Embedding];
+    pub const ALL: [Role; 5] = [Role::Conv, Role::Hidden, Role::Output, Role::Embedding, Role::Bias];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -45,6 +48,7 @@ impl Role {
             Role::Hidden => "hidden",
             Role::Output => "output",
             Role::Embedding => "embedding",
+            Role::Bias => "bias",
         }
     }
 }
@@ -63,6 +67,11 @@ pub trait Classifier: nn::ModuleT {
 }
 
 /// The variable name of layer `layer`'s weight under `path` (what masks and `--ignore` name).
+/// The bias of the layer whose weight is `weight` (`trunk.0.weight` -> `trunk.0.bias`).
+pub fn bias_of(weight: &str) -> String {
+    format!("{}.bias", weight.strip_suffix(".weight").unwrap_or(weight))
+}
+
 pub fn weight_name(path: &nn::Path, layer: &str) -> String {
     let prefix = path.components().collect::<Vec<_>>().join(".");
     if prefix.is_empty() {

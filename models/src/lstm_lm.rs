@@ -88,6 +88,12 @@ impl LstmLm {
         if self.decoder_weight.is_some() {
             out.push(Prunable { name: format!("{}decoder.weight", self.prefix), role: Role::Output });
         }
+        for layer in 0..self.config.layers {
+            for kind in ["ih", "hh"] {
+                out.push(Prunable { name: format!("{}lstm.bias_{kind}_l{layer}", self.prefix), role: Role::Bias });
+            }
+        }
+        out.push(Prunable { name: format!("{}decoder.bias", self.prefix), role: Role::Bias });
         out
     }
 
@@ -241,7 +247,19 @@ mod tests {
         let names = |p: Vec<Prunable>| p.into_iter().map(|p| p.name).collect::<Vec<_>>();
         assert_eq!(
             names(lm.prunable()),
-            ["embedding.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.weight_ih_l1", "lstm.weight_hh_l1", "decoder.weight"]
+            [
+                "embedding.weight",
+                "lstm.weight_ih_l0",
+                "lstm.weight_hh_l0",
+                "lstm.weight_ih_l1",
+                "lstm.weight_hh_l1",
+                "decoder.weight",
+                "lstm.bias_ih_l0",
+                "lstm.bias_hh_l0",
+                "lstm.bias_ih_l1",
+                "lstm.bias_hh_l1",
+                "decoder.bias"
+            ]
         );
         assert_eq!(lm.prunable()[0].role, Role::Embedding);
         let vars = vs.variables();

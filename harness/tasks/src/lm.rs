@@ -136,9 +136,13 @@ impl Task for LmTask {
         };
         // Every LSTM matrix and the decoder at --rate; the embedding with --prune-embeddings
         // (the paper's second variant).
-        let pruning = PruningPolicy::new(&[(Role::Hidden, 1.0), (Role::Output, 1.0)]);
-        // Yu et al. prune the LSTM to 20 levels of 20% (revision 2 of the paper preset).
+        // Yu et al. prune the biases too, and to 20 levels of 20% (revision 2 of the paper preset).
         let paper = preset == Preset::Paper;
+        let pruning = if paper {
+            PruningPolicy::new(&[(Role::Hidden, 1.0), (Role::Output, 1.0), (Role::Bias, 1.0)])
+        } else {
+            PruningPolicy::new(&[(Role::Hidden, 1.0), (Role::Output, 1.0)])
+        };
         Defaults { hparams, rewind, controls, pruning, prune: paper.then_some(TWENTY_LEVELS), revision: if paper { 2 } else { 1 } }
     }
 

@@ -25,9 +25,11 @@ fn classic_control_matches_yu_et_al() {
         assert_eq!(hparam(t, "rollout").as_integer(), Some(4), "{name}: 4 steps");
         assert_eq!(hparam(t, "reward_scale").as_float(), Some(0.01), "{name}: rewards / 100");
         assert_eq!(hparam(t, "lr").as_float(), Some(1e-4), "{name}: RMSprop lr 1e-4");
-        // Pruning: global over all weights (heads at the full rate), 20 levels of 20%.
+        // Pruning: global over all weights, 20 levels of 20%; the heads at half rate (README:
+        // they start small and global pruning would remove them first).
         assert_eq!(d.prune, Some(TWENTY_LEVELS), "{name}");
-        assert_eq!((d.pruning.multiplier(Role::Hidden), d.pruning.multiplier(Role::Output)), (Some(1.0), Some(1.0)), "{name}");
+        assert_eq!((d.pruning.multiplier(Role::Hidden), d.pruning.multiplier(Role::Output)), (Some(1.0), Some(0.5)), "{name}");
+        assert_eq!(d.pruning.multiplier(Role::Bias), Some(1.0), "{name}: biases pruned");
         assert_eq!(d.rewind, Step::epochs(1), "{name}: late rewinding to the end of epoch 1");
         assert_eq!(d.revision, 2, "{name}");
         // The optimizer is built by the problem (no data to load for classic control).
@@ -50,7 +52,20 @@ fn the_lstm_matches_yu_et_al() {
     assert_eq!(hparam(t, "steps").as_str(), Some("10ep"), "10 epochs per ticket");
     assert_eq!(d.rewind, Step::epochs(1), "rewind to the end of epoch 1");
     assert_eq!(d.prune, Some(TWENTY_LEVELS), "20 levels of 20%");
+    assert_eq!(d.pruning.multiplier(Role::Bias), Some(1.0), "biases pruned");
     assert_eq!(d.revision, 2);
+}
+
+#[test]
+fn atari_prunes_like_yu_et_al() {
+    let d = task("atari/breakout").defaults(Preset::Paper);
+    for role in [Role::Conv, Role::Hidden, Role::Bias] {
+        assert_eq!(d.pruning.multiplier(role), Some(1.0), "{role:?}: global pruning over all weights, biases included");
+    }
+    assert_eq!(d.pruning.multiplier(Role::Output), Some(0.5), "heads at half rate (README)");
+    assert_eq!((d.prune, d.rewind, d.revision), (Some(TWENTY_LEVELS), Step::epochs(1), 2));
+    // The other presets keep biases dense.
+    assert_eq!(task("atari/breakout").defaults(Preset::Quick).pruning.multiplier(Role::Bias), None);
 }
 
 #[test]
