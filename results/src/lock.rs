@@ -8,12 +8,12 @@
 //! `-o flock`. The file keeps the holder's pid and host for the message a second writer gets; it
 //! is left in place (removing it would race with a process that just opened it).
 //!
-//! Where `flock` is refused (`ENOLCK`, `ENOSYS`, `EOPNOTSUPP`: Lustre without `-o flock`, NFS
-//! mounted with `nolock`) or cannot be trusted (`local_lock=all` mounts, where it only excludes
-//! processes on the same machine: set `LOTTERY_LOCK=pidfile`), the lock is a `.lock.pid` file
-//! created exclusively (`O_EXCL`), holding `pid N on HOST`. The holder removes it when it
-//! releases the lock. A killed holder leaves it behind: on the same host a dead pid makes it
-//! stale and it is taken over; from another host it cannot be checked, and the error names the
+//! Where `flock` is refused (`ENOSYS`, `EOPNOTSUPP`: Lustre without `-o flock`; `ENOLCK`: NFS
+//! without a lock manager) or cannot be trusted (NFS mounted `nolock` or `local_lock=all`, where
+//! it only excludes processes on the same machine: set `LOTTERY_LOCK=pidfile`), the lock is a
+//! `.lock.pid` file created exclusively (`O_EXCL`), holding `pid N on HOST`. The holder removes it
+//! when it releases the lock. A killed holder leaves it behind: on the same host a dead pid makes
+//! it stale and it is taken over; from another host it cannot be checked, and the error names the
 //! file to delete once that job is gone.
 
 use std::fs::{File, OpenOptions};
