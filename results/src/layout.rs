@@ -45,6 +45,22 @@ impl RunLayout {
         self.root.join(CONFIG_FILE)
     }
 
+    /// `config.toml` parsed, or `None` when the folder has none (yet).
+    pub fn read_config(&self) -> Result<Option<toml::Table>, ResultsError> {
+        let path = self.config();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(ResultsError::Io { path, source }),
+        };
+        let table = text.parse().map_err(|e: toml::de::Error| ResultsError::Corrupt {
+            path: path.clone(),
+            reason: e.message().to_string(),
+            remedy: "delete it: rerunning the command that made the folder writes it again from its settings".into(),
+        })?;
+        Ok(Some(table))
+    }
+
     /// `<name>.<ext>` of a result table, e.g. `table("comparison", "csv")`.
     pub fn table(&self, name: &str, ext: &str) -> PathBuf {
         self.root.join(format!("{name}.{ext}"))

@@ -123,7 +123,8 @@ struct Columns {
 /// For a run whose `config.toml` names a task and preset with references: each reference beside
 /// the winning ticket's value at the level nearest its density (empty otherwise).
 fn references_block(layout: &RunLayout, rows: &[csv::StringRecord], c: &Columns) -> String {
-    let Some(config) = std::fs::read_to_string(layout.config()).ok().and_then(|t| t.parse::<toml::Table>().ok()) else { return String::new() };
+    // A folder without a readable config simply has no references to show.
+    let Ok(Some(config)) = layout.read_config() else { return String::new() };
     let text = |k: &str| config.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
     let references = crate::references::for_run(&text("task"), &text("preset"));
     if references.is_empty() {

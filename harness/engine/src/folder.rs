@@ -54,21 +54,6 @@ pub(crate) fn claim_replicate(layout: &RunLayout, rep: u32) -> Result<FolderLock
     Ok(lock)
 }
 
-/// The folder's `config.toml`, if it has one.
-pub(crate) fn read_config(layout: &RunLayout) -> Result<Option<toml::Table>, EngineError> {
-    let path = layout.config();
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path).map_err(EngineError::io(&path))?;
-    let table = text.parse().map_err(|e: toml::de::Error| EngineError::Corrupt {
-        path: path.clone(),
-        reason: e.message().to_string(),
-        remedy: "delete it: the next run writes it again from its settings".into(),
-    })?;
-    Ok(Some(table))
-}
-
 /// The settings (top-level keys other than `invocation`, and the keys of their tables) whose
 /// values in `old` (a folder's `config.toml`) differ from `new`. Keys only one side has are
 /// skipped: an option added later with its default does not make an old run another run.

@@ -160,7 +160,7 @@ const INVOCATION_KEYS: [&str; 7] = ["identity", "device", "replicates", "control
 /// (replicates and controls are the union of the folder's and this invocation's).
 fn write_or_check_config(layout: &RunLayout, config: &RunConfig, canonical: &str, device: Device, inputs: BTreeMap<String, String>) -> Result<(), EngineError> {
     let mut merged = config.clone();
-    let old = folder::read_config(layout)?;
+    let old = layout.read_config()?;
     // Kept from the first invocation: a resume by a later build does not rewrite who started it.
     let provenance = old.as_ref().and_then(Provenance::from_config).unwrap_or_else(Provenance::now);
     let render = |config: &RunConfig| {

@@ -76,7 +76,7 @@ impl SourceRun {
     pub fn open(dir: &Path) -> Result<Self, EngineError> {
         let refuse = |reason: String| EngineError::TransferSource { dir: dir.to_path_buf(), reason };
         let layout = RunLayout::new(dir);
-        let config = folder::read_config(&layout)?
+        let config = layout.read_config()?
             .ok_or_else(|| refuse("it has no config.toml; give the folder of a `harness run` (its path is printed at the end of the run, under runs/)".into()))?;
         if config.contains_key("source") {
             return Err(refuse("it is a transfer; give the folder of the `harness run` its tickets came from".into()));
@@ -145,7 +145,7 @@ pub struct TransferConfig {
 
 fn run_name_of(dir: &Path) -> Result<(String, String), EngineError> {
     let refuse = |reason: String| EngineError::TargetRun { dir: dir.to_path_buf(), reason };
-    let config = folder::read_config(&RunLayout::new(dir))?.ok_or_else(|| refuse("it has no config.toml; give the folder of a `harness run` of the target task".into()))?;
+    let config = RunLayout::new(dir).read_config()?.ok_or_else(|| refuse("it has no config.toml; give the folder of a `harness run` of the target task".into()))?;
     if config.contains_key("source") {
         return Err(refuse("it is a transfer; give the folder of a `harness run` of the target task".into()));
     }
@@ -514,7 +514,7 @@ impl Transfer<'_> {
 
     fn write_or_check_config(&self, layout: &RunLayout, canonical: &str, fit: &Fit, inputs: BTreeMap<String, String>) -> Result<(), EngineError> {
         let mut merged = self.config.clone();
-        let old = folder::read_config(layout)?;
+        let old = layout.read_config()?;
         let provenance = old.as_ref().and_then(Provenance::from_config).unwrap_or_else(Provenance::now);
         let render = |config: &TransferConfig| {
             let on_disk = OnDisk {

@@ -325,30 +325,20 @@ impl RunEntry {
     }
 }
 
-/// Checks one value of a plain option.
+/// Checks one value of a plain option: what the option takes, and whether `v` is that.
 fn check_option(name: &str, option: &str, v: &toml::Value) -> Result<(), String> {
-    let ok = match option {
-        "preset" | "strategy" | "schedule" => v.is_str(),
-        "prune" | "rate" => v.is_float() || v.is_integer(),
-        "rewind" => v.is_str() || v.as_integer().is_some_and(|n| n >= 0),
-        "seed" => v.as_integer().is_some_and(|n| n >= 0),
-        "controls" | "ignore" => v.is_str() || v.as_array().is_some_and(|a| a.iter().all(|x| x.is_str())),
-        "prune_embeddings" => v.is_bool(),
-        "replicates" => whole(v, 1, MAX_REPLICATES).is_some(),
-        _ => false,
+    let (ok, wanted) = match option {
+        "preset" | "strategy" | "schedule" => (v.is_str(), "a string"),
+        "prune" | "rate" => (v.is_float() || v.is_integer(), "a number"),
+        "rewind" => (v.is_str() || v.as_integer().is_some_and(|n| n >= 0), "a step such as \"500it\" or \"2ep\""),
+        "seed" => (v.as_integer().is_some_and(|n| n >= 0), "a whole number from 0"),
+        "controls" | "ignore" => (v.is_str() || v.as_array().is_some_and(|a| a.iter().all(|x| x.is_str())), "a list of names"),
+        "prune_embeddings" => (v.is_bool(), "true or false"),
+        _ => (whole(v, 1, MAX_REPLICATES).is_some(), "a whole number of replicates from 1"),
     };
     if ok {
         Ok(())
     } else {
-        let wanted = match option {
-            "preset" | "strategy" | "schedule" => "a string",
-            "prune" | "rate" => "a number",
-            "rewind" => "a step such as \"500it\" or \"2ep\"",
-            "seed" => "a whole number from 0",
-            "controls" | "ignore" => "a list of names",
-            "prune_embeddings" => "true or false",
-            _ => "a whole number of replicates from 1",
-        };
         Err(format!("{name} = {v}: {option} takes {wanted}"))
     }
 }

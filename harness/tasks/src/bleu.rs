@@ -189,18 +189,21 @@ mod tests {
         assert_eq!(corpus_bleu(&["x y z"], &[vec!["a b c"]], false).score, 0.0);
     }
 
+    /// A file of `fixtures/bleu/`.
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bleu").join(name)).unwrap()
+    }
+
     #[test]
     fn tokenized_bleu_agrees_with_multi_bleu_and_unsmoothed_sacrebleu_on_the_recorded_fixtures() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bleu");
-        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-        let expected: serde_json::Value = serde_json::from_str(&read("expected_tokenized.json")).unwrap();
-        let refs_text = read("ref.de");
+        let expected: serde_json::Value = serde_json::from_str(&fixture("expected_tokenized.json")).unwrap();
+        let refs_text = fixture("ref.de");
         let refs: Vec<&str> = refs_text.lines().collect();
         let scores = expected["scores"].as_object().unwrap();
         assert_eq!(scores.len(), 4);
         let mut zero = 0;
         for (system, want) in scores {
-            let hyp_text = read(&format!("{system}.de"));
+            let hyp_text = fixture(&format!("{system}.de"));
             let hyps: Vec<&str> = hyp_text.lines().collect();
             let mut stats = BleuStats::default();
             for (h, r) in hyps.iter().zip(&refs) {
@@ -223,10 +226,8 @@ mod tests {
 
     #[test]
     fn agrees_with_sacrebleu_on_the_recorded_fixtures() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bleu");
-        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-        let expected: serde_json::Value = serde_json::from_str(&read("expected.json")).unwrap();
-        let refs_text = read("ref.de");
+        let expected: serde_json::Value = serde_json::from_str(&fixture("expected.json")).unwrap();
+        let refs_text = fixture("ref.de");
         let refs: Vec<&str> = refs_text.lines().collect();
         let scores = expected["scores"].as_object().unwrap();
         assert_eq!(scores.len(), 8);
@@ -235,7 +236,7 @@ mod tests {
                 Some(system) => (system, true),
                 None => (key.as_str(), false),
             };
-            let hyp_text = read(&format!("{system}.de"));
+            let hyp_text = fixture(&format!("{system}.de"));
             let hyps: Vec<&str> = hyp_text.lines().collect();
             assert_eq!(hyps.len(), refs.len());
             let got = corpus_bleu(&hyps, &[refs.clone()], lowercase);

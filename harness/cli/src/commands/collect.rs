@@ -38,17 +38,10 @@ pub fn collect(args: CollectArgs) -> Result<(), CliError> {
 
 fn collect_run(dir: &Path, registry: &lottery_task::Registry, tickets: &TicketSources) -> Result<(), CliError> {
     let layout = RunLayout::new(dir);
-    let config_path = layout.config();
-    if !config_path.is_file() {
+    let Some(config) = layout.read_config()? else {
         println!("{}: not started (no {})", dir.display(), lottery_results::CONFIG_FILE);
         return Ok(());
-    }
-    let text = std::fs::read_to_string(&config_path).map_err(|e| lottery_results::ResultsError::Io { path: config_path.clone(), source: e })?;
-    let config: toml::Table = text.parse().map_err(|e: toml::de::Error| lottery_results::ResultsError::Corrupt {
-        path: config_path.clone(),
-        reason: e.message().to_string(),
-        remedy: "rerun the run's `harness run` command: it writes config.toml again".into(),
-    })?;
+    };
     let Some(task_name) = config.get("task").and_then(|t| t.as_str()) else {
         return Err(lottery_results::ResultsError::NotARun { dir: dir.to_path_buf(), file: "config.toml with a task (a transfer folder is collected by its `harness transfer`)" }.into());
     };

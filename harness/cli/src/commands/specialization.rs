@@ -162,8 +162,7 @@ fn compare(runs: &[DenseNodes], out: &Path) -> Result<(), CliError> {
 fn analyze(run: &Path) -> Result<DenseNodes, CliError> {
     let layout = RunLayout::new(run);
     let config_path = layout.config();
-    let text = std::fs::read_to_string(&config_path).map_err(|_| ResultsError::NotARun { dir: run.to_path_buf(), file: "config.toml" })?;
-    let config: toml::Table = text.parse().map_err(|e: toml::de::Error| corrupt(&config_path, e.message()))?;
+    let config = layout.read_config()?.ok_or_else(|| ResultsError::NotARun { dir: run.to_path_buf(), file: "config.toml" })?;
     let task = config.get("task").and_then(|v| v.as_str()).unwrap_or_default();
     if task != TASK {
         return Err(CliError::BadValue { flag: "RUN_DIR", value: run.display().to_string(), requirement: format!("it is a run of {task}; give a run of {TASK}") });
