@@ -4,7 +4,7 @@
 //! binaries start without LD_LIBRARY_PATH, and on a CUDA libtorch it keeps libtorch_cuda linked.
 use std::path::Path;
 
-fn main() {
+pub fn main() {
     let lib = std::env::var("DEP_TCH_LIBTORCH_LIB")
         .expect("torch-sys sets DEP_TCH_LIBTORCH_LIB for crates that depend on it directly");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");

@@ -4,14 +4,20 @@
 //! whose interpreter lock would serialize threads). Rust and Python blocks alternate and the
 //! ratio is the median of the per-round ratios, so load from other processes falls on both alike.
 //!
+//! Then the training environment batch (16 games with the DeepMind preprocessing, as the A2C
+//! tasks step them) on 2 worker threads against 1, and A2C training frames/s of the Atari quick preset (the emulators, the CNN's forward and
+//! backward, the update), with the share of time the emulators take.
+//!
 //! `cargo bench --bench atari_frames` (or `./lottery bench`, which installs ale-py). The ROM is
 //! found as for `harness run` (`ALE_ROM_DIR`, or ale-py's copies); `ATARI_BENCH_GAME` picks the
-//! game (default pong).
+//! game (default pong). `LOTTERY_BENCH_THREADS` sets libtorch's threads (default 1).
+
+mod common;
 
 use std::process::Command;
 use std::time::Instant;
 
-use lottery_envs::atari::{roms, Ale};
+use lottery_envs::atari::{roms, Ale, AtariConfig, AtariVec};
 use lottery_envs::Rng;
 
 const ROUNDS: usize = 5;
@@ -75,12 +81,8 @@ fn python(rom: &std::path::Path, workers: usize) -> Option<f64> {
     String::from_utf8(out.stdout).ok()?.trim().parse().ok()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
+    let threads = common::threads();
     let game = std::env::var("ATARI_BENCH_GAME").unwrap_or_else(|_| "pong".into());
     let rom = match roms::find(&game, None) {
         Ok(rom) => rom,
@@ -104,13 +106,48 @@ fn main() {
         if !ratios.is_empty() {
             println!(
                 "{game}, {workers} worker(s), random actions: this harness (ALE 0.6) {:.0} frames/s, ale-py 0.10.1 {:.0} frames/s, ratio {:.2} (median of {} rounds, min {:.2}, max {:.2})",
-                median(r),
-                median(p),
-                median(ratios.clone()),
+                common::median(&r),
+                common::median(&p),
+                common::median(&ratios),
                 ratios.len(),
                 ratios.iter().copied().fold(f64::INFINITY, f64::min),
                 ratios.iter().copied().fold(0.0, f64::max)
             );
         }
     }
+    // The training batch on 1 and 2 workers, alternating.
+    let batch = |workers: usize| {
+        let mut envs = AtariVec::new(&game, &rom, 16, |i| i as u64, &AtariConfig::training(), workers, 1).expect("ROM loads");
+        let mut rng = Rng::new(workers as u64);
+        let n = envs.actions() as u64;
+        move || {
+            let start = Instant::now();
+            for _ in 0..100 {
+                let actions: Vec<usize> = (0..16).map(|_| rng.below(n) as usize).collect();
+                envs.step(&actions).expect("steps");
+            }
+            (100 * 16 * 4) as f64 / start.elapsed().as_secs_f64()
+        }
+    };
+    let r = common::alternate(ROUNDS, batch(1), batch(2));
+    println!(
+        "{game}, training batch of 16 games (frame skip 4, preprocessing): 1 worker {:.0} frames/s, 2 workers {:.0} frames/s, 2 workers / 1 worker {:.2} ({})",
+        common::median(&r.a),
+        common::median(&r.b),
+        r.ratio(),
+        r.spread()
+    );
+    // A2C training on the quick preset: frames = environments x rollout x frame skip (4).
+    let mut learner = common::Learner::new(&format!("atari/{game}"), lottery_task::Preset::Quick, None);
+    let frames_per_update = learner.units_per_update(&["num_envs", "rollout"]) * 4;
+    let updates = 20;
+    learner.seconds(2);
+    let rates: Vec<f64> = (0..ROUNDS).map(|_| (updates * frames_per_update) as f64 / learner.seconds(updates)).collect();
+    let emulator = common::median(&(0..ROUNDS).map(|_| rust(&game, &rom, 1)).collect::<Vec<_>>());
+    let training = common::median(&rates);
+    println!(
+        "{game}, A2C training (quick preset, {frames_per_update} frames per update, {threads} libtorch thread{}): {training:.0} frames/s (median of {ROUNDS} blocks of {updates} updates); the emulator alone steps {emulator:.0} frames/s on one thread, stepping the frames alone would take {:.0}% of the training time on one thread",
+        if threads == 1 { "" } else { "s" },
+        100.0 * training / emulator
+    );
 }

@@ -1,16 +1,19 @@
 //! Environment steps per second of each Rust environment against Gymnasium's (Python) on the same
-//! machine, measured in one run, and A2C training environment steps per second.
+//! machine, measured in one run, and A2C training environment steps per second on CartPole (the
+//! control/cartpole quick preset's update: 32 environments x 4 steps) against the same A2C in
+//! PyTorch + Gymnasium's vector env (`peers/a2c_cartpole.py`), alternating blocks.
 //!
-//! `cargo bench --bench env_throughput` (or `./lottery bench`, which installs gymnasium).
+//! `cargo bench --bench env_throughput` (or `./lottery bench`, which installs gymnasium and the
+//! PyTorch peer). `LOTTERY_BENCH_THREADS` sets the threads of both sides (default 1);
+//! `ENV_BENCH=envs` or `ENV_BENCH=a2c` runs one of the two parts.
+
+mod common;
 
 use std::process::Command;
 use std::time::Instant;
 
 use lottery_envs::{Env, Rng, SPECS};
-use lottery_engine::optim::Optimizer;
-use lottery_task::{Preset, TaskEnv};
-use lottery_engine::train::training_step;
-use tch::{nn, Device};
+use lottery_task::Preset;
 
 const STEPS: u64 = 200_000;
 
@@ -53,27 +56,20 @@ fn gymnasium_steps_per_second(name: &str) -> Option<f64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
-fn a2c_env_steps_per_second() -> f64 {
-    let registry = lottery_tasks::builtin();
-    let task = registry.get("control/cartpole").expect("registered");
-    let defaults = task.defaults(Preset::Quick);
-    let env = TaskEnv { data_dir: ".".into(), device: Device::Cpu, rom_dir: None };
-    let problem = task.prepare(&defaults.hparams, &env).expect("cartpole needs no data");
-    let training = problem.training();
-    let vs = nn::VarStore::new(Device::Cpu);
-    let mut net = problem.build(&vs.root(), 0).expect("builds");
-    let params = vs.variables().into_iter().collect();
-    let mut optimizer = Optimizer::new(training.optimizer.clone(), params);
-    let env_steps_per_update = defaults.hparams["num_envs"].as_integer().unwrap() * defaults.hparams["rollout"].as_integer().unwrap();
-    let updates = 500;
-    let start = Instant::now();
-    for step in 0..updates {
-        let _ = training_step(|| net.loss(step), &mut optimizer, None, step);
-    }
-    (updates * env_steps_per_update as u64) as f64 / start.elapsed().as_secs_f64()
-}
+const UPDATES_PER_BLOCK: u64 = 200;
 
 fn main() {
+    let threads = common::threads();
+    let part = std::env::var("ENV_BENCH").unwrap_or_default();
+    if part != "a2c" {
+        envs();
+    }
+    if part != "envs" {
+        a2c_against_peer(threads);
+    }
+}
+
+fn envs() {
     println!("{:<16} {:>14} {:>14} {:>8}", "env", "rust steps/s", "gymnasium/s", "ratio");
     for spec in SPECS {
         let rust = rust_steps_per_second(spec.name);
@@ -82,5 +78,18 @@ fn main() {
             None => println!("{:<16} {:>14.0} {:>14} {:>8}", spec.name, rust, "(no gymnasium)", "-"),
         }
     }
-    println!("A2C training on CartPole-v1 (quick preset, 1 process, {} threads): {:.0} env steps/s", tch::get_num_threads(), a2c_env_steps_per_second());
+}
+
+fn a2c_against_peer(threads: i32) {
+    let mut learner = common::Learner::new("control/cartpole", Preset::Quick, None);
+    let steps = learner.units_per_update(&["num_envs", "rollout"]) * UPDATES_PER_BLOCK;
+    common::against_peer(
+        "A2C training on CartPole-v1 (32 envs x 4 steps, RMSprop; peer: PyTorch + Gymnasium SyncVectorEnv)",
+        common::Measure::Rate("env steps/s"),
+        7,
+        threads,
+        common::Peer::start("a2c_cartpole.py", &[], threads),
+        || steps as f64 / learner.seconds(UPDATES_PER_BLOCK),
+        |peer| steps as f64 / peer.block(UPDATES_PER_BLOCK),
+    );
 }

@@ -60,7 +60,11 @@ impl Mask {
 /// A mask bound to a network's parameters on the training device, for the hot loop.
 pub struct BoundMask {
     pairs: Vec<(Tensor, Tensor)>,
+    id: u64,
 }
+
+/// Numbers bound masks, so an optimizer knows when the mask it flattened is still the one given.
+static NEXT_MASK_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl BoundMask {
     /// Binds `mask` to the variables of the same names. A masked name with no variable is a bug
@@ -74,7 +78,18 @@ impl BoundMask {
             }
             pairs.push((var.shallow_clone(), m.to_device(device).to_kind(var.kind())));
         }
-        Ok(BoundMask { pairs })
+        Ok(BoundMask { pairs, id: NEXT_MASK_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) })
+    }
+
+    /// Identifies this binding (unique in the process).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The mask of `var` (a variable this mask was bound to, or a shallow clone of it), if it
+    /// has one.
+    pub fn of(&self, var: &Tensor) -> Option<&Tensor> {
+        self.pairs.iter().find(|(v, _)| v.data_ptr() == var.data_ptr() && v.size() == var.size()).map(|(_, m)| m)
     }
 
     /// Zeroes the pruned weights.

@@ -119,19 +119,13 @@ fn evaluate(net: &mut dyn lottery_task::Network, step: u64, curve: &mut Vec<Curv
     }
 }
 
-/// One optimizer update on the loss `loss` computes, keeping pruned weights at zero: gradients
-/// are masked before the update and weights after it. Returns the detached loss.
+/// One optimizer update on the loss `loss` computes, keeping pruned weights at zero (the
+/// optimizer zeroes their gradients, so their update is zero). Returns the detached loss.
 pub fn training_step(loss: impl FnOnce() -> Tensor, optimizer: &mut Optimizer, mask: Option<&BoundMask>, step: u64) -> Tensor {
     optimizer.zero_grad();
     let loss = loss();
     loss.backward();
-    if let Some(mask) = mask {
-        mask.apply_to_grads();
-    }
-    optimizer.step(step);
-    if let Some(mask) = mask {
-        mask.apply_to_weights();
-    }
+    optimizer.step(step, mask);
     loss.detach()
 }
 

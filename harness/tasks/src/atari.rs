@@ -245,6 +245,9 @@ impl Network for AtariNetwork<'_> {
     fn loss(&mut self, _step: u64) -> Tensor {
         let hp = &self.problem.hp;
         let mut rollout = a2c::Rollout::default();
+        // The CNN's arithmetic, not the number of calls, is the cost here: the rollout keeps its
+        // graph instead of acting without autograd and evaluating the frames a second time (the
+        // control tasks do the opposite).
         for _ in 0..hp.rollout {
             let (logits, value) = self.model.forward(&self.observations(&self.envs));
             let actions = rollout.act(&logits, value);

@@ -210,14 +210,25 @@ impl Network for ControlNetwork<'_> {
     fn loss(&mut self, _step: u64) -> Tensor {
         let hp = &self.problem.hp;
         let mut rollout = a2c::Rollout::default();
-        for _ in 0..hp.rollout {
-            let (logits, value) = self.model.forward(&self.observations(&self.envs));
-            let actions = rollout.act(&logits, value);
-            let step = self.envs.step(&actions).expect("sampled actions are valid");
-            let scaled: Vec<f32> = step.rewards.iter().map(|r| (r * hp.reward_scale) as f32).collect();
-            // An episode boundary (termination or time limit) stops the bootstrap.
-            rollout.observe(&scaled, step.terminated.iter().zip(&step.truncated).map(|(&t, &u)| t || u), self.problem.device);
-        }
+        // Act without autograd, then evaluate the whole rollout in one forward: for a network
+        // this small the per-call overhead of a graph per step costs more than the forward.
+        let (observations, sampled) = tch::no_grad(|| {
+            let (mut observations, mut sampled) = (vec![], vec![]);
+            for _ in 0..hp.rollout {
+                let obs = self.observations(&self.envs);
+                let actions = a2c::sample(&self.model.forward(&obs).0);
+                let step = self.envs.step(&a2c::to_actions(&actions)).expect("sampled actions are valid");
+                let scaled: Vec<f32> = step.rewards.iter().map(|r| (r * hp.reward_scale) as f32).collect();
+                // An episode boundary (termination or time limit) stops the bootstrap.
+                rollout.observe(&scaled, step.terminated.iter().zip(&step.truncated).map(|(&t, &u)| t || u), self.problem.device);
+                observations.push(obs);
+                sampled.push(actions);
+            }
+            (Tensor::cat(&observations, 0), Tensor::stack(&sampled, 0))
+        });
+        let (logits, values) = self.model.forward(&observations);
+        let (steps, batch) = (sampled.size()[0], sampled.size()[1]);
+        rollout.evaluated(&logits.view([steps, batch, -1]), values.view([steps, batch]), &sampled);
         let bootstrap = tch::no_grad(|| self.model.forward(&self.observations(&self.envs)).1);
         rollout.loss(bootstrap, &a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: None })
     }

@@ -1,0 +1,50 @@
+//! `scripts/gpu-check.sh` on a machine without an NVIDIA GPU (CI's): its syntax, and its CPU
+//! half — `--device cuda` refused by name, the CPU/CUDA agreement check run on two CPU runs of
+//! the same smoke ticket, exit 0 (1 with `--require-gpu`). On a machine with a GPU the script
+//! builds the CUDA harness and runs benches (many minutes): run it by hand there.
+
+use std::path::Path;
+use std::process::Command;
+
+fn script() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/gpu-check.sh")
+}
+
+fn has_gpu() -> bool {
+    Command::new("nvidia-smi").arg("-L").output().is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn gpu_check_script_parses() {
+    let status = Command::new("bash").arg("-n").arg(script()).status().expect("bash runs");
+    assert!(status.success(), "scripts/gpu-check.sh has a syntax error");
+}
+
+#[test]
+fn without_a_gpu_the_gpu_check_runs_its_cpu_half_and_says_the_gpu_checks_did_not_run() {
+    if has_gpu() {
+        eprintln!("skipped: this machine has an NVIDIA GPU; run scripts/gpu-check.sh by hand");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str], dir: &str| {
+        Command::new("bash")
+            .arg(script())
+            .args(["--out", out.path().join(dir).to_str().unwrap()])
+            .args(extra)
+            .env("HARNESS", env!("CARGO_BIN_EXE_harness"))
+            .output()
+            .expect("bash runs")
+    };
+    let result = run(&[], "plain");
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(result.status.success(), "exit {:?}\n{stdout}\n{}", result.status, String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains("no NVIDIA GPU here"), "{stdout}");
+    assert!(stdout.contains("--device cuda is refused"), "{stdout}");
+    assert!(stdout.contains("two CPU runs of the smoke ticket agree"), "{stdout}");
+    assert!(stdout.contains("GPU checks not run"), "{stdout}");
+    let summary = std::fs::read_to_string(out.path().join("plain/summary.txt")).unwrap();
+    assert_eq!(summary.trim(), stdout.trim(), "the summary file holds what was printed");
+    let required = run(&["--require-gpu"], "required");
+    assert_eq!(required.status.code(), Some(1), "--require-gpu without a GPU exits 1");
+}
