@@ -73,14 +73,7 @@ impl Optimizer {
             spans.push((offset, n));
             offset += n;
         }
-        let flat_params = tch::no_grad(|| Tensor::cat(&members.iter().map(|&i| params[i].1.detach().reshape([-1])).collect::<Vec<_>>(), 0));
-        for (&i, &span) in members.iter().zip(&spans) {
-            let p = &params[i].1;
-            let view = view_of(&flat_params, span, &p.size());
-            tch::no_grad(|| {
-                let _ = p.shallow_clone().set_source_tensor_(&view);
-            });
-        }
+        let flat_params = into_one_buffer(&members.iter().map(|&i| params[i].1.shallow_clone()).collect::<Vec<_>>(), &spans);
         let flat_state: Vec<Tensor> = (0..slots).map(|_| flat_params.zeros_like()).collect();
         let mut state: Vec<Vec<Tensor>> = params.iter().map(|(_, p)| (0..slots).map(|_| p.zeros_like()).collect()).collect();
         for (&i, &span) in members.iter().zip(&spans) {
@@ -110,14 +103,7 @@ impl Optimizer {
             if grads.iter().any(|g| !g.defined()) {
                 return None;
             }
-            let buffer = tch::no_grad(|| Tensor::cat(&grads.iter().map(|g| g.reshape([-1])).collect::<Vec<_>>(), 0));
-            for (g, &span) in grads.iter().zip(&flat.spans) {
-                let view = view_of(&buffer, span, &g.size());
-                tch::no_grad(|| {
-                    let _ = g.shallow_clone().set_source_tensor_(&view);
-                });
-            }
-            flat.grads = Some(buffer);
+            flat.grads = Some(into_one_buffer(&grads, &flat.spans));
         }
         flat.grads.as_ref().map(Tensor::shallow_clone)
     }
@@ -256,6 +242,18 @@ fn fused_adam(p: &mut Tensor, grad: &Tensor, state: &mut [Tensor], updates: u64,
 extern "C" {
     #[link_name = "free"]
     fn libc_free(ptr: *mut std::ffi::c_void);
+}
+
+/// Copies `tensors` into one new 1-D buffer, tensor `i` at `spans[i]`, and makes each of them a
+/// view of its part (in place: every handle to the tensor sees the buffer from then on).
+fn into_one_buffer(tensors: &[Tensor], spans: &[(i64, i64)]) -> Tensor {
+    tch::no_grad(|| {
+        let buffer = Tensor::cat(&tensors.iter().map(|t| t.detach().reshape([-1])).collect::<Vec<_>>(), 0);
+        for (t, &span) in tensors.iter().zip(spans) {
+            let _ = t.shallow_clone().set_source_tensor_(&view_of(&buffer, span, &t.size()));
+        }
+        buffer
+    })
 }
 
 /// The part `span` of the 1-D `buffer`, shaped `shape`.
