@@ -430,7 +430,7 @@ fn a_folder_of_an_older_preset_revision_is_refused_by_name() {
     let _ = child.kill();
     child.wait().unwrap();
     let text = std::fs::read_to_string(&config).unwrap();
-    assert!(text.contains("preset_revision = 2"), "{text}");
-    std::fs::write(&config, text.replace("preset_revision = 2", "preset_revision = 1")).unwrap();
-    refused(&args, 2, &["holds a different run", "preset_revision: the folder has 1, this run 2"], out.path());
+    assert!(text.contains("preset_revision = 3"), "{text}");
+    std::fs::write(&config, text.replace("preset_revision = 3", "preset_revision = 2")).unwrap();
+    refused(&args, 2, &["holds a different run", "preset_revision: the folder has 2, this run 3"], out.path());
 }

@@ -38,6 +38,76 @@ fn killed_a2c_training_resumes_exactly() {
     assert_same_results(clean.path(), killed.path());
 }
 
+/// A budget in games at smoke size: epochs of 40 CartPole games (at most 32 end in one update,
+/// so every epoch boundary falls in its own update), 3 epochs per ticket, rewinding to the end
+/// of epoch 1, two levels.
+fn games_args(out: &str) -> Vec<&str> {
+    let mut args = smoke_args(out);
+    args.extend(["--set", "games_per_epoch=40", "--set", "steps=3ep", "--set", "eval_every=1ep", "--rewind", "1ep", "--prune", "0.36"]);
+    args
+}
+
+fn ticket_curve(run: &std::path::Path, level: u32, kind: &str) -> Vec<serde_json::Value> {
+    let path = run.join(format!("rep-0/level-{level:02}/{kind}/result.json"));
+    let result: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    result["curve"].as_array().unwrap().clone()
+}
+
+fn steps_of(curve: &[serde_json::Value], split: &str) -> Vec<u64> {
+    curve.iter().filter(|p| p["split"] == split).map(|p| p["step"].as_u64().unwrap()).collect()
+}
+
+#[test]
+fn a_budget_in_games_ends_epochs_where_the_games_end_and_rewinds_to_the_recorded_update() {
+    let out = tempfile::tempdir().unwrap();
+    run_ok(&games_args(out.path().to_str().unwrap()));
+    let run = run_dir(out.path());
+    // Where the 40th game ended: recorded beside the rewind snapshot.
+    let point: toml::Table = std::fs::read_to_string(run.join("rep-0/rewind.toml")).unwrap().parse().unwrap();
+    let (rewind_at, rewind_games) = (point["iteration"].as_integer().unwrap() as u64, point["episodes"].as_integer().unwrap() as u64);
+    assert!((40..72).contains(&rewind_games), "{point:?}");
+    // The dense ticket evaluates at the end of each epoch of games, the first at the update the
+    // snapshot was taken after, and stops at the end of the third.
+    let dense = steps_of(&ticket_curve(&run, 0, "winning"), "val");
+    assert_eq!(dense.len(), 4, "at the start and after each of 3 epochs: {dense:?}");
+    assert_eq!(dense[1], rewind_at, "{dense:?}");
+    assert!(dense.windows(2).all(|w| w[0] < w[1]), "{dense:?}");
+    // Tickets of the next level start at the rewind update and play the rest of the budget,
+    // 120 games less those played by then, so they end well before the dense network's
+    // update count could be exceeded by more than an epoch's worth.
+    for kind in ["winning", "reinit"] {
+        let steps = steps_of(&ticket_curve(&run, 1, kind), "val");
+        assert_eq!(steps[0], rewind_at, "level 1 {kind} starts at the rewind point: {steps:?}");
+        assert!(steps.len() >= 2 && *steps.last().unwrap() > rewind_at, "level 1 {kind}: {steps:?}");
+    }
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("games_per_epoch = 40"), "{config}");
+}
+
+#[test]
+fn killed_training_with_a_budget_in_games_resumes_exactly() {
+    let clean = tempfile::tempdir().unwrap();
+    run_ok(&games_args(clean.path().to_str().unwrap()));
+    let killed = tempfile::tempdir().unwrap();
+    kill_repeatedly_then_finish(&games_args(killed.path().to_str().unwrap()), &[500, 1500]);
+    assert_same_results(clean.path(), killed.path());
+}
+
+#[test]
+fn a_rewind_in_games_needs_a_budget_in_games() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let mut args = smoke_args(dir);
+    args.extend(["--set", "games_per_epoch=40", "--rewind", "1ep"]);
+    refused(&args, 2, &["--rewind 1ep is 40 episodes", "a budget of iteration 60", "set steps in epochs"], out.path());
+    let mut args = smoke_args(dir);
+    args.extend(["--set", "games_per_epoch=40", "--set", "steps=3ep", "--rewind", "1ep5it"]);
+    refused(&args, 2, &["`1ep5it` mixes epochs of 40 episodes with iterations"], out.path());
+    let mut args = smoke_args(dir);
+    args.extend(["--set", "games_per_epoch=40", "--set", "steps=3ep", "--rewind", "3ep"]);
+    refused(&args, 2, &["--rewind 3ep is 120 episodes, not before the end of training at 120 episodes"], out.path());
+}
+
 #[test]
 fn rollout_reproduces_a_gymnasium_trajectory() {
     let fixture: serde_json::Value = serde_json::from_str(
@@ -86,7 +156,7 @@ fn the_paper_preset_prunes_biases_with_the_weights() {
     run_ok(&args);
     let run = run_dir(out.path());
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
-    assert!(config.contains("bias = 1.0") && config.contains("preset_revision = 2"), "{config}");
+    assert!(config.contains("bias = 1.0") && config.contains("preset_revision = 3"), "{config}");
     let mask: std::collections::BTreeMap<String, tch::Tensor> = tch::Tensor::read_safetensors(run.join("rep-0/level-01/mask.safetensors")).unwrap().into_iter().collect();
     let biases: Vec<&String> = mask.keys().filter(|k| k.ends_with(".bias")).collect();
     assert_eq!(biases.len(), 5, "the trunk's three biases and the two heads': {:?}", mask.keys());

@@ -212,7 +212,8 @@ impl Transformer {
 
     /// Attention and feed-forward matrices (role `Hidden`), then the embeddings and an untied
     /// output projection (role `Embedding`: the paper's two Transformer-base variants prune
-    /// them together or not at all).
+    /// them together or not at all), then the biases of the attention and feed-forward layers
+    /// (role `Bias`; layer norms' gains and shifts are not connections and stay out).
     pub fn prunable(&self) -> Vec<Prunable> {
         let mut names: Vec<Prunable> = vec![];
         let hidden = |n: &str| Prunable { name: n.to_string(), role: Role::Hidden };
@@ -231,6 +232,9 @@ impl Transformer {
         } else {
             names.extend([embedding("src_embedding.weight"), embedding("tgt_embedding.weight"), embedding("output.weight")]);
         }
+        let biases: Vec<Prunable> =
+            names.iter().filter(|p| p.role == Role::Hidden).map(|p| Prunable { name: crate::bias_of(&p.name), role: Role::Bias }).collect();
+        names.extend(biases);
         names
     }
 
@@ -541,6 +545,9 @@ mod tests {
         assert_eq!(hidden.len(), 2 * 6 + 2 * 10);
         let embeddings: Vec<String> = all.iter().filter(|p| p.role == Role::Embedding).map(|p| p.name.clone()).collect();
         assert_eq!(embeddings, ["src_embedding.weight", "tgt_embedding.weight", "output.weight"]);
+        let biases: Vec<&Prunable> = all.iter().filter(|p| p.role == Role::Bias).collect();
+        assert_eq!(biases.len(), hidden.len(), "one bias per attention and feed-forward matrix");
+        assert!(biases.iter().all(|b| b.name.ends_with(".bias") && vars[&b.name].size().len() == 1), "{biases:?}");
     }
 
     #[test]

@@ -12,12 +12,12 @@ use std::time::Duration;
 use tch::Device;
 
 use lottery_results::{FolderLock, MetricSpec, RunLayout, TicketKind, TicketLayout, TicketResult};
-use lottery_task::{Problem, Training};
+use lottery_task::{Point, Problem, Training};
 
 use crate::mask::Mask;
 use crate::progress::Reporter;
 use crate::seeds::ReplicateSeeds;
-use crate::train::{self, Init, TicketSpec};
+use crate::train::{self, Init, RewindPoint, TicketSpec};
 use crate::EngineError;
 
 /// Makes and locks the whole folder for one writer (a transfer), then clears temporaries a
@@ -122,8 +122,9 @@ pub(crate) struct TicketTrainer<'a> {
     pub device: Device,
     pub layout: &'a RunLayout,
     pub reporter: &'a Reporter,
-    /// The iteration every ticket trains to.
-    pub end: u64,
+    /// The point every ticket trains to: an iteration, or a number of episodes counted from the
+    /// beginning of training (a ticket started at a rewind point plays the rest).
+    pub end: Point,
     /// What recomputes a replicate's `rewind.safetensors` when it is unreadable.
     pub rewind_remedy: &'a dyn Fn(u32) -> String,
     /// Whether this invocation finished a ticket (so the tables must be rewritten).
@@ -138,9 +139,10 @@ pub(crate) struct TicketJob<'m> {
     pub seeds: &'m ReplicateSeeds,
     pub mask: &'m Mask,
     pub init: Init,
-    pub start: u64,
-    /// Save the weights at this iteration to this file (the dense run's rewind point).
-    pub snapshot: Option<(u64, PathBuf)>,
+    /// Where training starts: the beginning, or the rewind point.
+    pub start: RewindPoint,
+    /// Save the weights at this point to this file (the dense run's rewind point).
+    pub snapshot: Option<(Point, PathBuf)>,
 }
 
 impl TicketTrainer<'_> {
@@ -156,8 +158,11 @@ impl TicketTrainer<'_> {
             init: job.init,
             data_seed: job.seeds.data,
             seeds: job.seeds.as_map(),
-            start: job.start,
-            end: self.end,
+            start: job.start.iteration,
+            end: match self.end {
+                Point::Episodes(total) => Point::Episodes(total.saturating_sub(job.start.episodes)),
+                iteration => iteration,
+            },
             snapshot: job.snapshot,
         };
         let fresh = !spec.ticket.result().exists();

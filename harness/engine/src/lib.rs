@@ -30,7 +30,7 @@ pub mod transfer;
 
 use std::path::PathBuf;
 
-pub use lottery_task::{Step, TaskError};
+pub use lottery_task::{Point, Step, TaskError};
 
 /// Errors of the engine. [`EngineError::is_usage`] says which ones are the user's input (exit
 /// status 2) rather than a failure while running (1).
@@ -46,12 +46,16 @@ pub enum EngineError {
     NothingToPrune(String),
     #[error("--prune-embeddings: {task} has no embedding matrix to prune; drop the flag")]
     NoEmbeddings { task: String },
-    #[error("--rewind {rewind} is iteration {at}, not before the end of training at iteration {end} ({steps} at {per_epoch} iterations per epoch); rewind to an earlier step")]
-    RewindTooLate { rewind: Step, at: u64, end: u64, steps: Step, per_epoch: u64 },
-    #[error("the training budget `steps = {steps}` is {end} iterations ({per_epoch} per epoch); set a budget of at least one iteration with --set steps=...")]
-    NoTraining { steps: Step, end: u64, per_epoch: u64 },
+    #[error("--rewind {rewind} is {at}, not before the end of training at {end} ({steps} at {per_epoch} per epoch); rewind to an earlier step")]
+    RewindTooLate { rewind: Step, at: Point, end: Point, steps: Step, per_epoch: String },
+    #[error("--rewind {rewind} is {at}, which a budget of {end} (`steps = {steps}`) may never reach: a rewind point in episodes needs a budget in episodes; rewind to a count of iterations, or set steps in epochs")]
+    RewindUnreachable { rewind: Step, at: Point, end: Point, steps: Step },
+    #[error("the training budget `steps = {steps}` is {end} ({per_epoch} per epoch); set a budget of at least one iteration with --set steps=...")]
+    NoTraining { steps: Step, end: Point, per_epoch: String },
     #[error("`eval_every = {every}` is 0 iterations ({per_epoch} per epoch); evaluate at least every iteration, e.g. --set eval_every=100it")]
-    NoEvaluation { every: Step, per_epoch: u64 },
+    NoEvaluation { every: Step, per_epoch: String },
+    #[error("`{key}`: {reason}")]
+    BadStep { key: &'static str, reason: String },
     #[error("unknown ticket kind `{kind}`; known: {}", known.join(", "))]
     UnknownTicketKind { kind: String, known: Vec<String> },
     #[error("--replicates {given}: use 1 to {max}")]
@@ -105,6 +109,8 @@ impl EngineError {
             | EngineError::NothingToPrune(_)
             | EngineError::NoEmbeddings { .. }
             | EngineError::RewindTooLate { .. }
+            | EngineError::RewindUnreachable { .. }
+            | EngineError::BadStep { .. }
             | EngineError::NoTraining { .. }
             | EngineError::NoEvaluation { .. }
             | EngineError::Replicates { .. }

@@ -30,13 +30,14 @@ impl Reporter {
         Reporter { bars, started: Instant::now() }
     }
 
-    /// A bar for one ticket's training iterations (hidden when not on a terminal).
-    pub fn ticket_bar(&self, label: &str, start: u64, end: u64) -> ProgressBar {
+    /// A bar for one ticket's training, counting iterations or episodes (`unit`), hidden when not
+    /// on a terminal.
+    pub fn ticket_bar(&self, label: &str, start: u64, end: u64, unit: &str) -> ProgressBar {
         match &self.bars {
             Some((multi, _)) => {
                 let bar = multi.add(ProgressBar::new(end));
                 bar.set_style(
-                    ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} it {per_sec} {msg}")
+                    ProgressStyle::with_template(&format!("{{prefix:>8}} [{{bar:30}}] {{pos}}/{{len}} {unit} {{per_sec}} {{msg}}"))
                         .expect("valid template")
                         .progress_chars("=> "),
                 );

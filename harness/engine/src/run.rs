@@ -20,7 +20,7 @@ use tch::{nn, Device};
 
 use lottery_results::provenance::Provenance;
 use lottery_results::{comparison_table, curves_table, write_atomic, MetricSpec, RunLayout, TicketKind, TicketResult};
-use lottery_task::{Problem, Task, TaskEnv, Training};
+use lottery_task::{Point, Problem, Step, Task, TaskEnv, Training};
 
 use crate::config::RunConfig;
 use crate::folder::{self, TicketJob, TicketTrainer};
@@ -29,7 +29,7 @@ use crate::progress::Reporter;
 use crate::prune::{self, Schedule};
 use crate::seeds::ReplicateSeeds;
 use crate::tickets::{Level, TicketSource, TicketSources, Winning};
-use crate::train::Init;
+use crate::train::{Init, RewindPoint};
 use crate::EngineError;
 
 /// The metrics the comparison reports for a task: `test_m` and `test_m@val` for each metric.
@@ -49,29 +49,45 @@ pub fn comparison_metrics(task: &dyn Task) -> Vec<MetricSpec> {
 pub struct Plan {
     pub layers: Vec<(String, Vec<i64>)>,
     pub schedule: Schedule,
-    pub rewind: u64,
-    pub end: u64,
+    pub rewind: Point,
+    pub end: Point,
 }
 
-/// The iteration a ticket trains to, once the budget and evaluation interval are checked.
-pub(crate) fn budget(training: &Training) -> Result<u64, EngineError> {
-    let per_epoch = training.iterations_per_epoch;
-    let end = training.steps.iterations(per_epoch);
-    if end == 0 {
-        return Err(EngineError::NoTraining { steps: training.steps, end, per_epoch });
+/// How an epoch of `training` is counted, for messages.
+fn epoch_unit(training: &Training) -> String {
+    match training.episodes_per_epoch {
+        Some(n) => format!("{n} episodes"),
+        None => format!("{} iterations", training.iterations_per_epoch),
     }
-    if training.eval_every.iterations(per_epoch) == 0 {
-        return Err(EngineError::NoEvaluation { every: training.eval_every, per_epoch });
+}
+
+/// Where `step` falls in `training`; `key` names the setting in the error.
+pub(crate) fn point(training: &Training, key: &'static str, step: Step) -> Result<Point, EngineError> {
+    training.point(step).map_err(|reason| EngineError::BadStep { key, reason })
+}
+
+/// The point a ticket trains to, once the budget and evaluation interval are checked.
+pub(crate) fn budget(training: &Training) -> Result<Point, EngineError> {
+    let end = point(training, "steps", training.steps)?;
+    if end.count() == 0 {
+        return Err(EngineError::NoTraining { steps: training.steps, end, per_epoch: epoch_unit(training) });
+    }
+    if point(training, "eval_every", training.eval_every)?.count() == 0 {
+        return Err(EngineError::NoEvaluation { every: training.eval_every, per_epoch: epoch_unit(training) });
     }
     Ok(end)
 }
 
 fn plan(config: &RunConfig, problem: &dyn Problem, training: &Training) -> Result<Plan, EngineError> {
-    let per_epoch = training.iterations_per_epoch;
     let end = budget(training)?;
-    let rewind = config.imp.rewind.iterations(per_epoch);
-    if rewind >= end {
-        return Err(EngineError::RewindTooLate { rewind: config.imp.rewind, at: rewind, end, steps: training.steps, per_epoch });
+    let rewind = point(training, "--rewind", config.imp.rewind)?;
+    let steps = training.steps;
+    match (rewind, end) {
+        (Point::Episodes(_), Point::Iteration(_)) => return Err(EngineError::RewindUnreachable { rewind: config.imp.rewind, at: rewind, end, steps }),
+        (Point::Iteration(at), Point::Iteration(last)) | (Point::Episodes(at), Point::Episodes(last)) if at >= last => {
+            return Err(EngineError::RewindTooLate { rewind: config.imp.rewind, at: rewind, end, steps, per_epoch: epoch_unit(training) });
+        }
+        _ => {}
     }
     // Build once on the CPU to learn the prunable parameters and their shapes.
     let vs = nn::VarStore::new(Device::Cpu);
@@ -272,7 +288,7 @@ impl<'a> Run<'a> {
         let total = replicates.len() as u64 * (1 + levels as u64 * (1 + controls.len() as u64));
         let reporter = Reporter::new(total, quiet);
         reporter.note(&format!(
-            "{}: {levels} pruning levels to density {:.4}, rewind to iteration {}, {} iterations per ticket, {}, controls: {}",
+            "{}: {levels} pruning levels to density {:.4}, rewind to {}, {} per ticket, {}, controls: {}",
             config.task,
             plan.schedule.density(levels),
             plan.rewind,
@@ -307,7 +323,7 @@ impl<'a> Run<'a> {
                 let seeds = ReplicateSeeds::new(config.imp.seed, rep);
                 let rewind_path = layout.rewind(rep);
                 let mask = self.level_mask(&trainer, &plan, rep, level)?;
-                let job = |kind: TicketKind, init: Init, start: u64, snapshot: Option<(u64, PathBuf)>| TicketJob {
+                let job = |kind: TicketKind, init: Init, start: RewindPoint, snapshot: Option<(Point, PathBuf)>| TicketJob {
                     kind,
                     replicate: rep,
                     level,
@@ -319,13 +335,20 @@ impl<'a> Run<'a> {
                 };
                 if level == 0 {
                     // The dense network: fresh weights, no mask, the rewind snapshot on the way.
-                    trainer.train(job(TicketKind::WINNING, Init::Fresh(seeds.init), 0, Some((plan.rewind, rewind_path.clone()))))?;
+                    trainer.train(job(TicketKind::WINNING, Init::Fresh(seeds.init), RewindPoint::START, Some((plan.rewind, rewind_path.clone()))))?;
                     continue;
                 }
+                // Every later ticket starts where the dense network was rewound to: known in
+                // advance for a point in iterations, recorded beside the snapshot for one in
+                // episodes.
+                let start = match plan.rewind {
+                    Point::Iteration(iteration) => RewindPoint { iteration, episodes: 0 },
+                    Point::Episodes(_) => RewindPoint::read(&rewind_path).map_err(|e| trainer.explain(e, rep))?,
+                };
                 let at = Level { layout: &layout, replicate: rep, level, mask: &mask, seeds: &seeds, rewind: &rewind_path };
                 for source in std::iter::once(&Winning as &dyn TicketSource).chain(controls.iter().copied()) {
                     let made = source.ticket(&at).map_err(|e| trainer.explain(e, rep))?;
-                    trainer.train(TicketJob { mask: &made.mask, ..job(source.kind(), made.init, plan.rewind, None) })?;
+                    trainer.train(TicketJob { mask: &made.mask, ..job(source.kind(), made.init, start, None) })?;
                 }
             }
             if trainer.trained.get() {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use tch::{nn, Device, Kind, Tensor};
 
 use lottery_results::{write_atomic, CurvePoint, Direction, MetricSpec, TicketKind, TicketLayout, TicketResult};
-use lottery_task::{Problem, Split, Training};
+use lottery_task::{Point, Problem, Split, Training};
 
 use crate::checkpoint::{read_safetensors, write_safetensors_atomic, Checkpoint, Progress};
 use crate::mask::{BoundMask, Mask};
@@ -41,9 +41,40 @@ pub struct TicketSpec<'a> {
     pub data_seed: u64,
     pub seeds: BTreeMap<String, u64>,
     pub start: u64,
-    pub end: u64,
-    /// Save the weights at this iteration to this file (the rewind point of the dense run).
-    pub snapshot: Option<(u64, PathBuf)>,
+    /// Where training ends; episodes count from this ticket's start.
+    pub end: Point,
+    /// Save the weights at this point to this file (the rewind point of the dense run); for a
+    /// point in episodes, the iteration it fell on is recorded beside it ([`RewindPoint`]).
+    pub snapshot: Option<(Point, PathBuf)>,
+}
+
+/// The iteration a rewind snapshot was taken at and the training episodes finished by then:
+/// where the tickets of later levels start, and how much of an episode budget they have left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RewindPoint {
+    pub iteration: u64,
+    pub episodes: u64,
+}
+
+impl RewindPoint {
+    pub const START: RewindPoint = RewindPoint { iteration: 0, episodes: 0 };
+
+    /// The file beside the snapshot `weights` that records where it was taken.
+    pub fn file(weights: &Path) -> PathBuf {
+        weights.with_extension("toml")
+    }
+
+    /// The point the snapshot `weights` was taken at, as recorded beside it.
+    pub fn read(weights: &Path) -> Result<RewindPoint, EngineError> {
+        let path = Self::file(weights);
+        let text = std::fs::read_to_string(&path).map_err(EngineError::io(&path))?;
+        toml::from_str(&text).map_err(|e| EngineError::corrupt(&path, e.message()))
+    }
+
+    fn write(&self, weights: &Path) -> Result<(), EngineError> {
+        let text = format!("# Where the rewind snapshot beside this file was taken.\n{}", toml::to_string(self).expect("two integers serialize"));
+        Ok(write_atomic(Self::file(weights), text.as_bytes())?)
+    }
 }
 
 fn sorted_vars(vs: &nn::VarStore) -> BTreeMap<String, Tensor> {
@@ -144,8 +175,7 @@ pub fn train_ticket(
     }
     let dir = spec.ticket.dir().to_path_buf();
     std::fs::create_dir_all(&dir).map_err(EngineError::io(&dir))?;
-    let per_epoch = training.iterations_per_epoch;
-    let eval_every = training.eval_every.iterations(per_epoch).max(1);
+    let eval_every = crate::run::point(training, "eval_every", training.eval_every)?;
 
     let seed = match spec.init {
         Init::Fresh(seed) | Init::Rewound { seed, .. } => seed,
@@ -186,7 +216,17 @@ pub fn train_ticket(
     };
 
     let label = format!("level {} rep {} {}", spec.level, spec.replicate, spec.kind);
-    let bar = reporter.ticket_bar(&label, step, spec.end);
+    let mut episodes = net.episodes();
+    // The bar counts what the budget counts.
+    let progress = |step: u64, episodes: u64| match spec.end {
+        Point::Iteration(_) => step,
+        Point::Episodes(_) => episodes,
+    };
+    let unit = match spec.end {
+        Point::Iteration(_) => "it",
+        Point::Episodes(_) => "episodes",
+    };
+    let bar = reporter.ticket_bar(&label, progress(step, episodes), spec.end.count(), unit);
     // Summed in double precision on the device; a checkpoint carries the sum as an f64, exactly.
     let mut loss_sum = Tensor::full([], loss_before.0, (Kind::Double, device));
     let mut loss_count = loss_before.1;
@@ -205,20 +245,40 @@ pub fn train_ticket(
         };
         checkpoint.save(progress, &tensors)
     };
-    while step < spec.end {
+    // The snapshot is taken before the first iteration at or past its point; the point it fell
+    // on is recorded first, so a snapshot file never lacks it.
+    let take_snapshot = |step: u64, episodes: u64| -> Result<(), EngineError> {
         if let Some((at, path)) = &spec.snapshot {
-            if *at == step && !path.exists() {
+            let due = match *at {
+                Point::Iteration(at) => at == step,
+                Point::Episodes(at) => episodes >= at,
+            };
+            if due && !path.exists() {
+                if matches!(at, Point::Episodes(_)) {
+                    RewindPoint { iteration: step, episodes }.write(path)?;
+                }
                 write_safetensors_atomic(path, &weights_of(&vars))?;
             }
         }
+        Ok(())
+    };
+    while !spec.end.reached(step, episodes) {
+        take_snapshot(step, episodes)?;
         tch::manual_seed(derive(spec.data_seed, "step", step) as i64);
         let loss = training_step(|| net.loss(step), &mut optimizer, Some(&bound), step);
         loss_sum += loss.to_kind(Kind::Double);
         loss_count += 1;
         step += 1;
-        bar.set_position(step);
+        let before = episodes;
+        episodes = net.episodes();
+        bar.set_position(progress(step, episodes));
+        let finished = spec.end.reached(step, episodes);
+        let due = match eval_every {
+            Point::Iteration(every) => step % every.max(1) == 0,
+            Point::Episodes(every) => episodes / every.max(1) > before / every.max(1),
+        };
 
-        if step % eval_every == 0 || step == spec.end {
+        if due || finished {
             let mean_loss = loss_sum.double_value(&[]) / loss_count as f64;
             if !mean_loss.is_finite() {
                 return Err(EngineError::Diverged(format!("{label}: training loss is {mean_loss} at iteration {step}")));
@@ -227,21 +287,27 @@ pub fn train_ticket(
             loss_sum = Tensor::zeros([], (Kind::Double, device));
             loss_count = 0;
             evaluate(net.as_mut(), step, &mut curve);
-            if step < spec.end {
+            if !finished {
                 save(step, &curve, &loss_sum, loss_count, net.as_ref(), &optimizer)?;
             }
         }
-        if step < spec.end {
+        if !finished {
             if let Some(signal) = crate::stop::requested() {
                 bar.finish_and_clear();
                 // The periodic checkpoint above may already be at this step.
-                if step % eval_every != 0 {
+                if !due {
                     save(step, &curve, &loss_sum, loss_count, net.as_ref(), &optimizer)?;
                 }
-                return Err(EngineError::Stopped { signal, at: format!("in {label} at iteration {step} of {}, with a checkpoint there", spec.end) });
+                let of = match spec.end {
+                    Point::Iteration(end) => format!("of {end}"),
+                    Point::Episodes(end) => format!("({episodes} of {end} episodes)"),
+                };
+                return Err(EngineError::Stopped { signal, at: format!("in {label} at iteration {step} {of}, with a checkpoint there") });
             }
         }
     }
+    // A snapshot point the last iteration reached (an episode budget can end there too).
+    take_snapshot(step, episodes)?;
     bar.finish_and_clear();
 
     write_safetensors_atomic(&spec.ticket.final_weights(), &weights_of(&vars))?;

@@ -41,6 +41,7 @@ use crate::prune;
 use crate::run::{budget, comparison_metrics};
 use crate::seeds::{derive, ReplicateSeeds};
 use crate::tickets::{Level, Random, TargetWinning, TicketSource, TicketSources};
+use crate::train::RewindPoint;
 use crate::EngineError;
 
 /// The tables of a transfer folder.
@@ -443,7 +444,7 @@ impl Transfer<'_> {
         let per_replicate: usize = config.levels.iter().map(|&l| at_level(l).len()).sum();
         let reporter = Reporter::new(config.replicates as u64 * per_replicate as u64, quiet);
         reporter.note(&format!(
-            "{} -> {}: levels {:?}, {} iterations per ticket, {} replicate(s), kinds: {}; fresh on the target: {}",
+            "{} -> {}: levels {:?}, {} per ticket, {} replicate(s), kinds: {}; fresh on the target: {}",
             self.source.name,
             config.task,
             config.levels,
@@ -477,7 +478,7 @@ impl Transfer<'_> {
                 let at = Level { layout: &layout, replicate: rep, level, mask: &mask, seeds: &seeds, rewind: &rewind };
                 for source in at_level(level) {
                     let made = source.ticket(&at).map_err(|e| trainer.explain(e, rep))?;
-                    let job = TicketJob { kind: source.kind(), replicate: rep, level, seeds: &seeds, mask: &made.mask, init: made.init, start: 0, snapshot: None };
+                    let job = TicketJob { kind: source.kind(), replicate: rep, level, seeds: &seeds, mask: &made.mask, init: made.init, start: RewindPoint::START, snapshot: None };
                     trainer.train(job)?;
                 }
             }

@@ -145,9 +145,68 @@ pub trait Task: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct Training {
     pub iterations_per_epoch: u64,
+    /// Set by tasks whose epochs are a number of finished training episodes (Yu et al.'s
+    /// classic control: an epoch is M games): `steps`, `eval_every` and the rewind point then
+    /// count epochs in episodes ([`Training::point`]), and the network reports its episodes
+    /// ([`Network::episodes`]). `iterations_per_epoch` is unused then.
+    pub episodes_per_epoch: Option<u64>,
     pub steps: Step,
     pub eval_every: Step,
     pub optimizer: OptimizerSpec,
+}
+
+/// A [`Step`] resolved for one task's training: after a number of iterations, or at the end of
+/// the iteration in which a number of training episodes have finished (an episode ends inside an
+/// iteration's rollout, so the iteration it ends in is the well-defined point).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Point {
+    Iteration(u64),
+    Episodes(u64),
+}
+
+impl Point {
+    /// Whether training at iteration `step`, with `episodes` finished, has reached this point.
+    pub fn reached(self, step: u64, episodes: u64) -> bool {
+        match self {
+            Point::Iteration(end) => step >= end,
+            Point::Episodes(end) => episodes >= end,
+        }
+    }
+
+    pub fn count(self) -> u64 {
+        match self {
+            Point::Iteration(n) | Point::Episodes(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for Point {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Point::Iteration(n) => write!(f, "iteration {n}"),
+            Point::Episodes(n) => write!(f, "{n} episodes"),
+        }
+    }
+}
+
+impl Training {
+    /// Where `step` falls: epochs are episodes for a task that counts them so, iterations
+    /// otherwise; a count of iterations is always iterations. Mixing the two (`1ep5it` in
+    /// episodes) has no meaning and is refused with the forms that work.
+    pub fn point(&self, step: Step) -> Result<Point, String> {
+        match self.episodes_per_epoch {
+            Some(per_epoch) if step.epochs > 0 => {
+                if step.iterations > 0 {
+                    return Err(format!(
+                        "`{step}` mixes epochs of {per_epoch} episodes with iterations; write whole epochs (`{}ep`) or iterations (`500it`)",
+                        step.epochs
+                    ));
+                }
+                Ok(Point::Episodes(step.epochs * per_epoch))
+            }
+            _ => Ok(Point::Iteration(step.iterations(self.iterations_per_epoch))),
+        }
+    }
 }
 
 /// A parameter pruning may mask, by its variable name, with its role in the network.
@@ -181,6 +240,12 @@ pub trait Network {
     fn loss(&mut self, step: u64) -> Tensor;
     /// Metrics on a held-out split, by the names of [`Task::metrics`].
     fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64>;
+    /// Training episodes finished since the network was built (counted on from a checkpoint's
+    /// extra state); what a budget in episodes ([`Training::episodes_per_epoch`]) counts. A task
+    /// that sets that must count here, or its training never ends.
+    fn episodes(&self) -> u64 {
+        0
+    }
     /// State besides the variables that a checkpoint must keep (environment states, say).
     fn extra_state(&self) -> Vec<(String, Tensor)> {
         vec![]

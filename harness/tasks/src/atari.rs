@@ -1,12 +1,13 @@
 //! Atari games through ALE with A2C, as in Yu et al. (2019): the DeepMind preprocessing
 //! (`lottery_envs::atari`), their CNN (or the Nature-DQN one), Adam (lr 1e-3, eps 1e-3), entropy
-//! 0.01, rewards and advantages clipped to [-1, 1], rollouts of 6 steps over a batch of envs
-//! stepped on worker threads.
+//! 0.01, rewards and advantages clipped to [-1, 1], the policy gradient weighted by the
+//! importance factor clamped at 1.5 (ELF's), rollouts of a few steps over a batch of envs stepped
+//! on worker threads.
 //!
 //! Metric `return`: on the test split the paper's, the mean unclipped score of whole games (all
-//! lives) over the last 100 games finished in training; on validation, the mean score of
-//! separate whole games on fresh seeds (evaluation preprocessing: no episodic life, raw
-//! rewards), which picks the reported step.
+//! lives) over the last `score_games` games finished in training (1,024 in the paper preset); on
+//! validation, the mean score of separate whole games on fresh seeds (evaluation preprocessing:
+//! no episodic life, raw rewards), which picks the reported step.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use lottery_task::hparams::{self, from_table, to_table};
 use crate::a2c;
 
 const UPDATES_PER_EPOCH: u64 = 1000;
+/// Games the test metric averages outside the `paper` preset.
 const RECENT_GAMES: usize = 100;
 /// How long an emulator call may run before the run is stopped as hung (a healthy call takes
 /// microseconds).
@@ -51,6 +53,11 @@ struct AtariHparams {
     value_coef: f64,
     entropy_coef: f64,
     grad_clip: f64,
+    /// Clamp (above) of the policy gradient's importance factor, current over behaviour policy
+    /// (ELF's `ratio_clamp`); 1 with synchronous updates unless acting and learning come apart.
+    ratio_clamp: f64,
+    /// Whole games the test metric averages (the last ones finished in training).
+    score_games: usize,
     /// ALE's repeat-action probability (0.25 in v5 environments; 0 in the paper's setting).
     sticky_actions: f64,
     /// Whole games played for each validation evaluation.
@@ -63,17 +70,23 @@ struct AtariHparams {
 
 impl AtariTask {
     fn hparams(&self, preset: Preset) -> AtariHparams {
+        // Yu et al. (appendix Table A1): N = 25 epochs of M = 1,000 batches of 128 time steps
+        // (read as 32 games x 4 steps, the shape of their classic-control batches), Adam lr 1e-3
+        // eps 1e-3, entropy 0.01, importance factor clamped at 1.5, score over the last 1,024
+        // games.
         let paper = AtariHparams {
-            steps: Step::epochs(100),
-            eval_every: Step::epochs(5),
+            steps: Step::epochs(25),
+            eval_every: Step::epochs(1),
             network: "yu".into(),
-            num_envs: 16,
-            rollout: 6,
+            num_envs: 32,
+            rollout: 4,
             lr: 1e-3,
             gamma: 0.99,
             value_coef: 0.5,
             entropy_coef: 0.01,
             grad_clip: 0.5,
+            ratio_clamp: 1.5,
+            score_games: 1024,
             sticky_actions: 0.0,
             eval_games: 10,
             max_game_frames: 108_000,
@@ -81,9 +94,29 @@ impl AtariTask {
         };
         match preset {
             Preset::Paper => paper,
-            Preset::Quick => AtariHparams { steps: Step::iters(3000), eval_every: Step::iters(500), network: "nature".into(), eval_games: 4, max_game_frames: 18_000, ..paper },
+            Preset::Quick => AtariHparams {
+                steps: Step::iters(3000),
+                eval_every: Step::iters(500),
+                network: "nature".into(),
+                num_envs: 16,
+                rollout: 6,
+                score_games: RECENT_GAMES,
+                eval_games: 4,
+                max_game_frames: 18_000,
+                ..paper
+            },
             // Games cut at 200 frames (50 agent steps), so every env finishes games in 72 steps.
-            Preset::Smoke => AtariHparams { steps: Step::iters(12), eval_every: Step::iters(12), network: "nature".into(), num_envs: 4, eval_games: 2, max_game_frames: 200, ..paper },
+            Preset::Smoke => AtariHparams {
+                steps: Step::iters(12),
+                eval_every: Step::iters(12),
+                network: "nature".into(),
+                num_envs: 4,
+                rollout: 6,
+                score_games: RECENT_GAMES,
+                eval_games: 2,
+                max_game_frames: 200,
+                ..paper
+            },
         }
     }
 }
@@ -130,8 +163,9 @@ impl Task for AtariTask {
                 _ => PruningPolicy::new(&[(Role::Conv, 1.0), (Role::Hidden, 1.0), (Role::Output, 0.5)]),
             },
             prune: (preset == Preset::Paper).then_some(TWENTY_LEVELS),
-            // 2: the paper preset prunes the biases too, to 20 levels.
-            revision: if preset == Preset::Paper { 2 } else { 1 },
+            // 2: the paper preset prunes the biases too, to 20 levels; 3: Yu et al.'s budget,
+            // batch, importance factor and score over 1,024 games.
+            revision: if preset == Preset::Paper { 3 } else { 1 },
         }
     }
 
@@ -145,6 +179,8 @@ impl Task for AtariTask {
         hparams::probability("sticky_actions", hp.sticky_actions)?;
         hparams::positive("lr", hp.lr)?;
         hparams::positive("grad_clip", hp.grad_clip)?;
+        hparams::require(hp.ratio_clamp >= 1.0, "ratio_clamp", hp.ratio_clamp, "clamp the importance factor at 1 or more (1.5 in Yu et al.)")?;
+        hparams::at_least_one("score_games", hp.score_games as i64)?;
         let rom = roms::find(self.game, env.rom_dir.as_deref()).map_err(|e| TaskError::Unavailable(e.into()))?;
         // An emulator call cannot be interrupted; one that never returns ends the process with
         // an error instead of spinning forever (files are written atomically and the run lock
@@ -161,7 +197,7 @@ impl Task for AtariTask {
         let actions = Ale::new(self.game, &rom, 0, 0.0).map_err(|e| TaskError::Unavailable(e.into()))?.actions() as i64;
         let rom_md5 = roms::md5_hex(&std::fs::read(&rom).map_err(|e| TaskError::failed(format!("reading {}", rom.display()), e))?);
         let optimizer = OptimizerSpec { rule: Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-3 }, lr: hp.lr, weight_decay: 0.0, schedule: LrSchedule::Constant, grad_clip: Some(hp.grad_clip) };
-        let training = Training { iterations_per_epoch: UPDATES_PER_EPOCH, steps: hp.steps, eval_every: hp.eval_every, optimizer };
+        let training = Training { iterations_per_epoch: UPDATES_PER_EPOCH, episodes_per_epoch: None, steps: hp.steps, eval_every: hp.eval_every, optimizer };
         let train_config = AtariConfig { sticky_actions: hp.sticky_actions as f32, max_game_frames: hp.max_game_frames, ..AtariConfig::training() };
         Ok(Box::new(AtariProblem { game: self.game, rom, rom_md5, actions, arch, hp, train_config, training, device: env.device }))
     }
@@ -190,7 +226,7 @@ impl Problem for AtariProblem {
 
     fn build<'a>(&'a self, root: &nn::Path, data_seed: u64) -> Result<Box<dyn Network + 'a>, TaskError> {
         let model = AtariActorCritic::new(root, self.arch, STACK as i64, FRAME as i64, self.actions);
-        let envs = AtariVec::new(self.game, &self.rom, self.hp.num_envs, |i| derive(data_seed, "train-env", i as u64), &self.train_config, self.hp.env_threads, RECENT_GAMES)
+        let envs = AtariVec::new(self.game, &self.rom, self.hp.num_envs, |i| derive(data_seed, "train-env", i as u64), &self.train_config, self.hp.env_threads, self.hp.score_games)
             .map_err(|e| TaskError::failed("starting the Atari environments", e))?;
         Ok(Box::new(AtariNetwork { problem: self, model, envs, data_seed }))
     }
@@ -257,7 +293,8 @@ impl Network for AtariNetwork<'_> {
         }
         let bootstrap = tch::no_grad(|| self.model.forward(&self.observations(&self.envs)).1);
         // Yu et al. clip advantages to [-1, 1] in the policy gradient.
-        rollout.loss(bootstrap, &a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: Some(1.0) })
+        let settings = a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: Some(1.0), ratio_clamp: Some(hp.ratio_clamp) };
+        rollout.loss(bootstrap, &settings)
     }
 
     fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64> {

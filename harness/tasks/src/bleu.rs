@@ -7,7 +7,9 @@
 //! [`BleuStats::tokenized`] is the "tokenized BLEU" papers report for WMT (Moses'
 //! `multi-bleu.perl` over tokenized text): the same 13a tokens and counts, no smoothing, so an
 //! order without a single match makes the score 0. Fixtures recorded from multi-bleu.perl and
-//! from sacreBLEU with `tokenize="13a", smooth_method="none"` pin it.
+//! from sacreBLEU with `tokenize="13a", smooth_method="none"` pin it. For English-German,
+//! [`split_compounds`] first splits hyphenated compounds as fairseq's `compound_split_bleu.sh`
+//! does, as WMT'14 En-De papers after Vaswani et al. and Ott et al. report it.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -73,6 +75,30 @@ fn ngrams(tokens: &[&str]) -> HashMap<Vec<String>, u64> {
     counts
 }
 
+/// fairseq's compound splitting for WMT English-German (`compound_split_bleu.sh`, the perl
+/// substitution `s{(\S)-(\S)}{$1 ##AT##-##AT## $2}g`): a hyphen between two non-space
+/// characters becomes the token `##AT##-##AT##`. Matches do not overlap, as perl's do:
+/// `a-b-c` gives `a ##AT##-##AT## b-c`.
+pub fn split_compounds(tokens: &str) -> String {
+    // perl's \s on bytes: ASCII whitespace and vertical tab (a no-break space is not a space).
+    let space = |c: char| c.is_ascii_whitespace() || c == '\x0b';
+    let chars: Vec<char> = tokens.chars().collect();
+    let mut out = String::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if i + 2 < chars.len() && !space(chars[i]) && chars[i + 1] == '-' && !space(chars[i + 2]) {
+            out.push(chars[i]);
+            out.push_str(" ##AT##-##AT## ");
+            out.push(chars[i + 2]);
+            i += 3;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 fn preprocess(line: &str, lowercase: bool) -> String {
     let line = line.trim_end();
     if lowercase {
@@ -85,12 +111,16 @@ fn preprocess(line: &str, lowercase: bool) -> String {
 impl BleuStats {
     /// Adds one segment: its hypothesis and one or more references.
     pub fn add(&mut self, hypothesis: &str, references: &[&str], lowercase: bool) {
-        let hyp = preprocess(hypothesis, lowercase);
+        let references: Vec<String> = references.iter().map(|r| preprocess(r, lowercase)).collect();
+        self.add_tokens(&preprocess(hypothesis, lowercase), &references.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    /// Adds one segment already tokenized (space-separated tokens).
+    pub fn add_tokens(&mut self, hyp: &str, references: &[&str]) {
         let hyp_tokens: Vec<&str> = hyp.split(' ').filter(|t| !t.is_empty()).collect();
         let mut ref_max: HashMap<Vec<String>, u64> = HashMap::new();
         let mut ref_lens = vec![];
-        for reference in references {
-            let r = preprocess(reference, lowercase);
+        for r in references {
             let tokens: Vec<&str> = r.split(' ').filter(|t| !t.is_empty()).collect();
             ref_lens.push(tokens.len() as u64);
             for (gram, count) in ngrams(&tokens) {
@@ -180,6 +210,29 @@ mod tests {
         assert_eq!(tokenize_13a("Hello, world! It costs $3.50 (approx.)"), "Hello , world ! It costs $ 3.50 ( approx . )");
         assert_eq!(tokenize_13a("1990-91 &quot;quoted&quot; a-b"), "1990 - 91 \" quoted \" a-b");
         assert_eq!(tokenize_13a("  "), "");
+    }
+
+    #[test]
+    fn compound_splitting_is_fairseqs_perl_substitution() {
+        // Expected lines printed by `perl -ple 's{(\S)-(\S)}{$1 ##AT##-##AT## $2}g'` (perl 5.36).
+        for (input, perl) in [
+            ("a-b-c", "a ##AT##-##AT## b-c"),
+            ("a--b", "a ##AT##-##AT## -b"),
+            ("Nord-Ost-Passage und E-Mail", "Nord ##AT##-##AT## Ost ##AT##-##AT## Passage und E ##AT##-##AT## Mail"),
+            ("- x -", "- x -"),
+            ("x - y", "x - y"),
+            ("1990 - 91 -b c- ", "1990 - 91 -b c- "),
+            ("über-Straße-à", "über ##AT##-##AT## Straße ##AT##-##AT## à"),
+        ] {
+            assert_eq!(split_compounds(input), perl, "{input}");
+        }
+        // Split compounds count as three tokens, so a hyphenated hypothesis matching its
+        // reference scores the same as before, and a half-right compound earns partial credit.
+        let mut whole = BleuStats::default();
+        whole.add_tokens("die Nord-Ost-Passage ist offen", &["die Nord-Ost-Route ist offen"]);
+        let mut split = BleuStats::default();
+        split.add_tokens(&split_compounds("die Nord-Ost-Passage ist offen"), &[&split_compounds("die Nord-Ost-Route ist offen")]);
+        assert!(split.correct[0] > whole.correct[0], "{:?} vs {:?}", split.correct, whole.correct);
     }
 
     #[test]

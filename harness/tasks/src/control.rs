@@ -2,7 +2,9 @@
 //! with rewards and multiple languages".
 //!
 //! Units: one training iteration is one A2C update (`num_envs x rollout` environment steps, 128
-//! with the defaults); one epoch is 100 updates. `--rewind 1ep` rewinds to update 100.
+//! with the defaults). One epoch is `games_per_epoch` finished training games when it is not 0
+//! (the `paper` preset: Yu et al.'s M = 160, 320 or 640 games, 20 epochs, rewinding to the end of
+//! epoch 1: the update in which the M-th game of the batch ends), else 100 updates.
 //!
 //! Metric `return` (higher is better). On the `test` split it is the paper's metric, the mean
 //! return of the last 100 training episodes; on the `val` split it is the mean return of
@@ -36,6 +38,8 @@ struct ControlTask {
     paper_env: &'static str,
     hidden: i64,
     quick_steps: u64,
+    /// Games per epoch in the `paper` preset (Yu et al.'s M).
+    paper_games_per_epoch: u64,
 }
 
 /// Hyperparameters of the control tasks (`--set key=value`).
@@ -44,9 +48,12 @@ struct ControlTask {
 struct ControlHparams {
     /// Gymnasium environment id.
     env: String,
-    /// Updates per ticket (`4000it`, `40ep`).
+    /// Training budget per ticket: updates (`4000it`) or epochs (`20ep`).
     steps: Step,
     eval_every: Step,
+    /// An epoch is this many finished training games (counted over the batch of environments);
+    /// 0: an epoch is 100 updates.
+    games_per_epoch: u64,
     /// Width of each of the three hidden layers.
     hidden: i64,
     num_envs: i64,
@@ -66,15 +73,17 @@ struct ControlHparams {
 
 impl ControlTask {
     fn hparams(&self, preset: Preset) -> ControlHparams {
-        let (env, steps, eval_every) = match preset {
-            Preset::Paper => (self.paper_env, Step::epochs(100), Step::epochs(5)),
-            Preset::Quick => (self.env, Step::iters(self.quick_steps), Step::iters(self.quick_steps / 10)),
-            Preset::Smoke => (self.env, Step::iters(60), Step::iters(20)),
+        let (env, steps, eval_every, games_per_epoch) = match preset {
+            // Yu et al.: N = 20 epochs of M games per ticket.
+            Preset::Paper => (self.paper_env, Step::epochs(20), Step::epochs(1), self.paper_games_per_epoch),
+            Preset::Quick => (self.env, Step::iters(self.quick_steps), Step::iters(self.quick_steps / 10), 0),
+            Preset::Smoke => (self.env, Step::iters(60), Step::iters(20), 0),
         };
         ControlHparams {
             env: env.to_string(),
             steps,
             eval_every,
+            games_per_epoch,
             hidden: self.hidden,
             num_envs: 32,
             rollout: 4,
@@ -117,8 +126,9 @@ impl Task for ControlTask {
                 _ => PruningPolicy::new(&[(Role::Hidden, 1.0), (Role::Output, 0.5)]),
             },
             prune: (preset == Preset::Paper).then_some(TWENTY_LEVELS),
-            // 2: the paper preset prunes the biases too, to 20 levels.
-            revision: if preset == Preset::Paper { 2 } else { 1 },
+            // 2: the paper preset prunes the biases too, to 20 levels; 3: its budget is 20
+            // epochs of M games.
+            revision: if preset == Preset::Paper { 3 } else { 1 },
         }
     }
 
@@ -141,7 +151,7 @@ impl Task for ControlTask {
             schedule: LrSchedule::Constant,
             grad_clip: Some(hp.grad_clip),
         };
-        let training = Training { iterations_per_epoch: UPDATES_PER_EPOCH, steps: hp.steps, eval_every: hp.eval_every, optimizer };
+        let training = Training { iterations_per_epoch: UPDATES_PER_EPOCH, episodes_per_epoch: (hp.games_per_epoch > 0).then_some(hp.games_per_epoch), steps: hp.steps, eval_every: hp.eval_every, optimizer };
         Ok(Box::new(ControlProblem { spec, hp, training, device: env.device }))
     }
 }
@@ -230,7 +240,11 @@ impl Network for ControlNetwork<'_> {
         let (steps, batch) = (sampled.size()[0], sampled.size()[1]);
         rollout.evaluated(&logits.view([steps, batch, -1]), values.view([steps, batch]), &sampled);
         let bootstrap = tch::no_grad(|| self.model.forward(&self.observations(&self.envs)).1);
-        rollout.loss(bootstrap, &a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: None })
+        rollout.loss(bootstrap, &a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: None, ratio_clamp: None })
+    }
+
+    fn episodes(&self) -> u64 {
+        self.envs.episodes()
     }
 
     fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64> {
@@ -261,10 +275,10 @@ impl Network for ControlNetwork<'_> {
 
 pub fn register(registry: &mut Registry) {
     let tasks = [
-        ControlTask { name: "control/cartpole", description: "A2C on CartPole (v1; v0 with the paper preset, as in Yu et al.), MLP 128x3", env: "CartPole-v1", paper_env: "CartPole-v0", hidden: 128, quick_steps: 1500 },
-        ControlTask { name: "control/acrobot", description: "A2C on Acrobot-v1, MLP 256x3", env: "Acrobot-v1", paper_env: "Acrobot-v1", hidden: 256, quick_steps: 1500 },
-        ControlTask { name: "control/mountaincar", description: "A2C on MountainCar-v0, MLP 256x3", env: "MountainCar-v0", paper_env: "MountainCar-v0", hidden: 256, quick_steps: 1500 },
-        ControlTask { name: "control/lunarlander", description: "A2C on LunarLander-v3 (discrete, Box2D port), MLP 256x3", env: "LunarLander-v3", paper_env: "LunarLander-v3", hidden: 256, quick_steps: 1500 },
+        ControlTask { name: "control/cartpole", description: "A2C on CartPole (v1; v0 with the paper preset, as in Yu et al.), MLP 128x3", env: "CartPole-v1", paper_env: "CartPole-v0", hidden: 128, quick_steps: 1500, paper_games_per_epoch: 160 },
+        ControlTask { name: "control/acrobot", description: "A2C on Acrobot-v1, MLP 256x3", env: "Acrobot-v1", paper_env: "Acrobot-v1", hidden: 256, quick_steps: 1500, paper_games_per_epoch: 320 },
+        ControlTask { name: "control/mountaincar", description: "A2C on MountainCar-v0, MLP 256x3", env: "MountainCar-v0", paper_env: "MountainCar-v0", hidden: 256, quick_steps: 1500, paper_games_per_epoch: 320 },
+        ControlTask { name: "control/lunarlander", description: "A2C on LunarLander-v3 (discrete, Box2D port), MLP 256x3", env: "LunarLander-v3", paper_env: "LunarLander-v3", hidden: 256, quick_steps: 1500, paper_games_per_epoch: 640 },
     ];
     for task in tasks {
         registry.register(Box::new(task));

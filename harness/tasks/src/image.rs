@@ -286,7 +286,7 @@ impl Task for ImageTask {
             classes: class_count as i64,
             augment: hp.augment.unwrap_or(false).then_some(self.dataset.flips()),
             data,
-            training: Training { iterations_per_epoch: per_epoch as u64, steps: hp.steps, eval_every: hp.eval_every, optimizer },
+            training: Training { iterations_per_epoch: per_epoch as u64, episodes_per_epoch: None, steps: hp.steps, eval_every: hp.eval_every, optimizer },
             batch_size: hp.batch_size,
         }))
     }

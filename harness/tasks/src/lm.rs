@@ -209,7 +209,7 @@ impl Task for LmTask {
             "unigram_perplexity": { "valid": corpus.unigram_perplexity(&corpus.valid), "test": corpus.unigram_perplexity(&corpus.test) },
         });
         Ok(Box::new(LmProblem {
-            training: Training { iterations_per_epoch: per_epoch as u64, steps: hp.steps, eval_every: hp.eval_every, optimizer },
+            training: Training { iterations_per_epoch: per_epoch as u64, episodes_per_epoch: None, steps: hp.steps, eval_every: hp.eval_every, optimizer },
             config,
             hp,
             train_data,

@@ -161,7 +161,7 @@ fn generate(hparams: &toml::Table, env: &TaskEnv) -> Result<(TeacherStudentProbl
         train,
         val,
         test,
-        training: Training { iterations_per_epoch: per_epoch, steps: hp.steps, eval_every: hp.eval_every, optimizer },
+        training: Training { iterations_per_epoch: per_epoch, episodes_per_epoch: None, steps: hp.steps, eval_every: hp.eval_every, optimizer },
     };
     Ok((problem, teacher))
 }

@@ -21,7 +21,7 @@ use lottery_datasets::{joint_bpe, load_parallel_split, pad_block, token_batches,
 use lottery_models::{Specials, Transformer, TransformerConfig};
 use lottery_results::{Direction, MetricSpec, TicketKind};
 
-use crate::bleu::BleuStats;
+use crate::bleu::{self, BleuStats};
 use lottery_task::{Defaults, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
 use lottery_task::seeds::{derive, Rng};
 use lottery_task::hparams::{self, from_table, to_table};
@@ -196,13 +196,19 @@ impl Task for TranslateTask {
             Preset::Paper => vec![TicketKind::WINNING, TicketKind::REINIT, TicketKind::SHUFFLE],
             _ => vec![TicketKind::WINNING, TicketKind::REINIT],
         };
-        // Attention and feed-forward matrices, and the embeddings in Yu et al.'s main WMT runs
-        // (their second variant leaves them dense: --ignore the embedding matrices); elsewhere
-        // the embeddings with --prune-embeddings.
+        // Attention and feed-forward matrices; in Yu et al.'s main WMT runs also the embeddings
+        // (their second variant leaves them dense: --ignore the embedding matrices) and the
+        // biases (they prune every weight, biases included); elsewhere the embeddings with
+        // --prune-embeddings.
         let yu = preset == Preset::Paper && matches!(self.paper, PaperModel::Base | PaperModel::Big);
-        let pruning = if yu { PruningPolicy::new(&[(Role::Hidden, 1.0), (Role::Embedding, 1.0)]) } else { PruningPolicy::new(&[(Role::Hidden, 1.0)]) };
-        // 2: the WMT paper presets train 50k updates per ticket and prune the embeddings.
-        Defaults { hparams, rewind, controls, pruning, prune: None, revision: if yu { 2 } else { 1 } }
+        let pruning = if yu {
+            PruningPolicy::new(&[(Role::Hidden, 1.0), (Role::Embedding, 1.0), (Role::Bias, 1.0)])
+        } else {
+            PruningPolicy::new(&[(Role::Hidden, 1.0)])
+        };
+        // 2: the WMT paper presets train 50k updates per ticket and prune the embeddings;
+        // 3: and the biases.
+        Defaults { hparams, rewind, controls, pruning, prune: None, revision: if yu { 3 } else { 1 } }
     }
 
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, TaskError> {
@@ -266,7 +272,7 @@ impl Task for TranslateTask {
         };
         let tokenizer_json = tokenizer.to_string(true).map_err(|e| TaskError::failed("saving the BPE vocabulary", e))?;
         Ok(Box::new(TranslateProblem {
-            training: Training { iterations_per_epoch: per_epoch, steps: hp.steps, eval_every: hp.eval_every, optimizer },
+            training: Training { iterations_per_epoch: per_epoch, episodes_per_epoch: None, steps: hp.steps, eval_every: hp.eval_every, optimizer },
             config,
             hp,
             specials,
@@ -277,6 +283,7 @@ impl Task for TranslateTask {
             test,
             device: env.device,
             tokenizer_json,
+            split_compounds: self.target == "de",
         }))
     }
 }
@@ -301,6 +308,8 @@ struct TranslateProblem {
     test: Encoded,
     device: Device,
     tokenizer_json: String,
+    /// Tokenized BLEU splits hyphenated compounds (German targets, as fairseq scores WMT En-De).
+    split_compounds: bool,
 }
 
 impl TranslateProblem {
@@ -392,11 +401,16 @@ impl TranslateNetwork<'_> {
                 }
             }
         });
-        let mut stats = BleuStats::default();
+        // sacreBLEU over 13a tokens; tokenized BLEU over the same tokens, with German compounds
+        // split as fairseq splits them for WMT En-De.
+        let (mut stats, mut tokenized) = (BleuStats::default(), BleuStats::default());
+        let split = |tokens: String| if p.split_compounds { bleu::split_compounds(&tokens) } else { tokens };
         for (hyp, reference) in translations.iter().zip(&data.references) {
             stats.add(hyp, &[reference.as_str()], false);
+            let hyp_tokens = split(bleu::tokenize_13a(hyp.trim_end()));
+            tokenized.add_tokens(&hyp_tokens, &[&split(bleu::tokenize_13a(reference.trim_end()))]);
         }
-        (loss / tokens.max(1.0), stats.score().score, stats.tokenized().score, translations)
+        (loss / tokens.max(1.0), stats.score().score, tokenized.tokenized().score, translations)
     }
 }
 

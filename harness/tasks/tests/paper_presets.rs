@@ -2,7 +2,7 @@
 //! appendix (Table A1) and text, one assertion per stated value. What the presets do not match
 //! yet is listed in the README ("Paper presets").
 
-use lottery_task::{Preset, Role, Rule, Step, TaskEnv, TWENTY_LEVELS};
+use lottery_task::{Point, Preset, Role, Rule, Step, TaskEnv, TWENTY_LEVELS};
 
 static REGISTRY: std::sync::LazyLock<lottery_task::Registry> = std::sync::LazyLock::new(lottery_tasks::builtin);
 
@@ -16,9 +16,15 @@ fn hparam(task: &dyn lottery_task::Task, key: &str) -> toml::Value {
 
 #[test]
 fn classic_control_matches_yu_et_al() {
-    for (name, env, hidden) in [("control/cartpole", "CartPole-v0", 128), ("control/acrobot", "Acrobot-v1", 256), ("control/lunarlander", "LunarLander-v3", 256)] {
+    for (name, env, hidden, games) in
+        [("control/cartpole", "CartPole-v0", 128, 160), ("control/acrobot", "Acrobot-v1", 256, 320), ("control/lunarlander", "LunarLander-v3", 256, 640)]
+    {
         let t = task(name);
         let d = t.defaults(Preset::Paper);
+        // The budget: N = 20 epochs of M games, evaluated at the end of every epoch.
+        assert_eq!(hparam(t, "games_per_epoch").as_integer(), Some(games), "{name}: M = {games} games per epoch");
+        assert_eq!(hparam(t, "steps").as_str(), Some("20ep"), "{name}: N = 20 epochs");
+        assert_eq!(hparam(t, "eval_every").as_str(), Some("1ep"), "{name}");
         assert_eq!(hparam(t, "env").as_str(), Some(env), "{name}");
         assert_eq!(hparam(t, "hidden").as_integer(), Some(hidden), "{name}: MLP {hidden}x3");
         assert_eq!(hparam(t, "num_envs").as_integer(), Some(32), "{name}: 32 game threads");
@@ -31,11 +37,14 @@ fn classic_control_matches_yu_et_al() {
         assert_eq!((d.pruning.multiplier(Role::Hidden), d.pruning.multiplier(Role::Output)), (Some(1.0), Some(0.5)), "{name}");
         assert_eq!(d.pruning.multiplier(Role::Bias), Some(1.0), "{name}: biases pruned");
         assert_eq!(d.rewind, Step::epochs(1), "{name}: late rewinding to the end of epoch 1");
-        assert_eq!(d.revision, 2, "{name}");
-        // The optimizer is built by the problem (no data to load for classic control).
+        assert_eq!(d.revision, 3, "{name}");
+        // The optimizer and the units are the problem's (no data to load for classic control).
         let env = TaskEnv { data_dir: "data".into(), device: tch::Device::Cpu, rom_dir: None };
         let problem = t.prepare(&d.hparams, &env).unwrap();
-        assert_eq!(problem.training().optimizer.rule, Rule::RmsProp { alpha: 0.99, eps: 1e-8 }, "{name}");
+        let training = problem.training();
+        assert_eq!(training.optimizer.rule, Rule::RmsProp { alpha: 0.99, eps: 1e-8 }, "{name}");
+        assert_eq!(training.point(d.rewind), Ok(Point::Episodes(games as u64)), "{name}: the rewind point is the M-th game");
+        assert_eq!(training.point(training.steps), Ok(Point::Episodes(20 * games as u64)), "{name}: 20 M games per ticket");
     }
 }
 
@@ -57,13 +66,22 @@ fn the_lstm_matches_yu_et_al() {
 }
 
 #[test]
-fn atari_prunes_like_yu_et_al() {
-    let d = task("atari/breakout").defaults(Preset::Paper);
+fn atari_matches_yu_et_al() {
+    let t = task("atari/breakout");
+    let d = t.defaults(Preset::Paper);
     for role in [Role::Conv, Role::Hidden, Role::Bias] {
         assert_eq!(d.pruning.multiplier(role), Some(1.0), "{role:?}: global pruning over all weights, biases included");
     }
     assert_eq!(d.pruning.multiplier(Role::Output), Some(0.5), "heads at half rate (README)");
-    assert_eq!((d.prune, d.rewind, d.revision), (Some(TWENTY_LEVELS), Step::epochs(1), 2));
+    assert_eq!((d.prune, d.rewind, d.revision), (Some(TWENTY_LEVELS), Step::epochs(1), 3));
+    assert_eq!(hparam(t, "steps").as_str(), Some("25ep"), "N = 25 epochs");
+    let batch = hparam(t, "num_envs").as_integer().unwrap() * hparam(t, "rollout").as_integer().unwrap();
+    assert_eq!(batch, 128, "batches of 128 time steps");
+    assert_eq!(hparam(t, "lr").as_float(), Some(1e-3), "Adam lr 1e-3");
+    assert_eq!(hparam(t, "entropy_coef").as_float(), Some(0.01), "entropy 0.01");
+    assert_eq!(hparam(t, "ratio_clamp").as_float(), Some(1.5), "importance factor clamped at 1.5");
+    assert_eq!(hparam(t, "score_games").as_integer(), Some(1024), "score over the last 1,024 games");
+    assert_eq!(hparam(t, "network").as_str(), Some("yu"), "their CNN");
     // The other presets keep biases dense.
     assert_eq!(task("atari/breakout").defaults(Preset::Quick).pruning.multiplier(Role::Bias), None);
 }
@@ -77,7 +95,8 @@ fn the_wmt_transformers_match_yu_et_al() {
         assert!(hparam(t, "average_checkpoints").as_integer().unwrap() > 1, "{name}: checkpoint averaging");
         assert_eq!(d.rewind, Step::iters(1000), "{name}: late rewinding to update 1,000");
         assert_eq!(d.pruning.multiplier(Role::Embedding), Some(1.0), "{name}: embeddings pruned in the main runs");
-        assert_eq!(d.revision, 2, "{name}");
+        assert_eq!(d.pruning.multiplier(Role::Bias), Some(1.0), "{name}: biases pruned");
+        assert_eq!(d.revision, 3, "{name}");
     }
     let big = task("translate/wmt14-en-de-big");
     for (key, value) in [("d_model", 1024), ("ffn", 4096), ("heads", 16)] {
