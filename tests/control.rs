@@ -82,6 +82,18 @@ fn a_budget_in_games_ends_epochs_where_the_games_end_and_rewinds_to_the_recorded
     }
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(config.contains("games_per_epoch = 40"), "{config}");
+
+    // A lost record of the rewind point is refused with what rewrites it, and following that
+    // writes the same point again.
+    let recorded = std::fs::read_to_string(run.join("rep-0/rewind.toml")).unwrap();
+    std::fs::remove_file(run.join("rep-0/rewind.toml")).unwrap();
+    std::fs::remove_dir_all(run.join("rep-0/level-01/winning")).unwrap();
+    let args = games_args(out.path().to_str().unwrap());
+    let (_, stderr) = refused(&args, 1, &["rewind.toml", "delete it and the folder"], &run.join("rep-0/level-01"));
+    assert!(stderr.contains("level-00/winning"), "{stderr}");
+    std::fs::remove_dir_all(run.join("rep-0/level-00/winning")).unwrap();
+    run_ok(&args);
+    assert_eq!(std::fs::read_to_string(run.join("rep-0/rewind.toml")).unwrap(), recorded);
 }
 
 #[test]

@@ -343,7 +343,7 @@ impl<'a> Run<'a> {
                 // episodes.
                 let start = match plan.rewind {
                     Point::Iteration(iteration) => RewindPoint { iteration, episodes: 0 },
-                    Point::Episodes(_) => RewindPoint::read(&rewind_path).map_err(|e| trainer.explain(e, rep))?,
+                    Point::Episodes(_) => RewindPoint::read(&rewind_path).map_err(|e| e.remedy(rewind_remedy(rep)))?,
                 };
                 let at = Level { layout: &layout, replicate: rep, level, mask: &mask, seeds: &seeds, rewind: &rewind_path };
                 for source in std::iter::once(&Winning as &dyn TicketSource).chain(controls.iter().copied()) {

@@ -253,8 +253,10 @@ pub fn train_ticket(
                 Point::Iteration(at) => at == step,
                 Point::Episodes(at) => episodes >= at,
             };
-            if due && !path.exists() {
-                if matches!(at, Point::Episodes(_)) {
+            let in_episodes = matches!(at, Point::Episodes(_));
+            // A dense ticket retrained because the recorded point was lost writes both again.
+            if due && (!path.exists() || (in_episodes && !RewindPoint::file(path).exists())) {
+                if in_episodes {
                     RewindPoint { iteration: step, episodes }.write(path)?;
                 }
                 write_safetensors_atomic(path, &weights_of(&vars))?;
