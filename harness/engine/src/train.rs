@@ -1,5 +1,6 @@
 //! Training one ticket: a masked network from given initial weights, from iteration `start` to
-//! `end`, with evaluations, checkpoints, and (for the dense level) the rewind snapshot.
+//! `end` (an iteration, or a number of finished episodes), with evaluations, checkpoints, and (for
+//! the dense level) the rewind snapshot.
 //!
 //! Pruned weights stay exactly zero: their gradients are zeroed before every optimizer step (so
 //! no momentum or Adam state builds up for them) and the weights are masked again after it.

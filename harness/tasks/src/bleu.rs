@@ -99,7 +99,8 @@ pub fn split_compounds(tokens: &str) -> String {
     out
 }
 
-fn preprocess(line: &str, lowercase: bool) -> String {
+/// A line as sacreBLEU scores it: trailing whitespace cut, optionally lowercased, 13a tokens.
+pub fn preprocess(line: &str, lowercase: bool) -> String {
     let line = line.trim_end();
     if lowercase {
         tokenize_13a(&line.to_lowercase())

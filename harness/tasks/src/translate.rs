@@ -402,15 +402,17 @@ impl TranslateNetwork<'_> {
             }
         });
         // sacreBLEU over 13a tokens; tokenized BLEU over the same tokens, with German compounds
-        // split as fairseq splits them for WMT En-De.
-        let (mut stats, mut tokenized) = (BleuStats::default(), BleuStats::default());
-        let split = |tokens: String| if p.split_compounds { bleu::split_compounds(&tokens) } else { tokens };
+        // split as fairseq splits them for WMT En-De (without splitting, the same statistics).
+        let (mut stats, mut split) = (BleuStats::default(), BleuStats::default());
         for (hyp, reference) in translations.iter().zip(&data.references) {
-            stats.add(hyp, &[reference.as_str()], false);
-            let hyp_tokens = split(bleu::tokenize_13a(hyp.trim_end()));
-            tokenized.add_tokens(&hyp_tokens, &[&split(bleu::tokenize_13a(reference.trim_end()))]);
+            let (hyp, reference) = (bleu::preprocess(hyp, false), bleu::preprocess(reference, false));
+            stats.add_tokens(&hyp, &[&reference]);
+            if p.split_compounds {
+                split.add_tokens(&bleu::split_compounds(&hyp), &[&bleu::split_compounds(&reference)]);
+            }
         }
-        (loss / tokens.max(1.0), stats.score().score, tokenized.tokenized().score, translations)
+        let tokenized = if p.split_compounds { split.tokenized() } else { stats.tokenized() };
+        (loss / tokens.max(1.0), stats.score().score, tokenized.score, translations)
     }
 }
 
