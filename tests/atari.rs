@@ -98,3 +98,48 @@ fn list_marks_the_papers_games_that_have_a_rom() {
     assert!(pong.contains("[ROM found]"), "{pong}");
     assert!(text.lines().any(|l| l.starts_with("atari/<name>") && l.contains("ms_pacman")), "{text}");
 }
+
+fn curve_of(dir: &std::path::Path, split: &str, metric: &str) -> Vec<(String, String)> {
+    csv_rows(&dir.join("curves.csv")).into_iter().filter(|r| r["split"] == split && r["metric"] == metric).map(|r| (r["step"].clone(), r["value"].clone())).collect()
+}
+
+/// `policy=uniform` scores the random policy under the very protocol a learned one is scored
+/// by: its scores do not depend on what training does (here the learning rate), while the
+/// critic still trains (the losses differ).
+#[test]
+fn the_uniform_policys_scores_do_not_depend_on_training() {
+    if !have_pong() {
+        return;
+    }
+    let runs: Vec<_> = ["0.001", "0.01"]
+        .iter()
+        .map(|lr| {
+            let out = tempfile::tempdir().unwrap();
+            let lr = format!("lr={lr}");
+            let extra = ["--prune", "0.2", "--controls", "winning", "--set", "policy=uniform", "--set", &lr, "--set", "steps=24it", "--set", "eval_every=12it"];
+            run_ok(&smoke_args(out.path().to_str().unwrap(), &extra));
+            let dir = run_dir(out.path());
+            assert!(std::fs::read_to_string(dir.join("config.toml")).unwrap().contains("policy = \"uniform\""));
+            (out, dir)
+        })
+        .collect();
+    let (a, b) = (&runs[0].1, &runs[1].1);
+    for split in ["test", "val"] {
+        let curve = curve_of(a, split, "return");
+        assert!(curve.len() >= 2, "{split}: {curve:?}");
+        assert_eq!(curve, curve_of(b, split, "return"), "{split} returns");
+    }
+    assert_ne!(curve_of(a, "train", "loss"), curve_of(b, "train", "loss"), "the critic trains at the two rates");
+}
+
+#[test]
+fn unknown_atari_policy_or_optimizer_is_refused_with_the_choices() {
+    if !have_pong() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    refused(&smoke_args(dir, &["--set", "policy=greedy"]), 2, &["policy", "learned, uniform"], out.path());
+    refused(&smoke_args(dir, &["--set", "optimizer=sgd"]), 2, &["optimizer", "adam, rmsprop"], out.path());
+    refused(&smoke_args(dir, &["--set", "advantage_clip=-1"]), 2, &["advantage_clip", "0 (no clipping)"], out.path());
+}

@@ -96,6 +96,26 @@ fn a_budget_in_games_ends_epochs_where_the_games_end_and_rewinds_to_the_recorded
     assert_eq!(std::fs::read_to_string(run.join("rep-0/rewind.toml")).unwrap(), recorded);
 }
 
+/// Epochs of games are the run's: a ticket started at the rewind point (after 40 or more of the
+/// run's games) evaluates when the run's 80th game has been played, not when it has played 80
+/// of its own (which a budget of 120 in all never reaches).
+#[test]
+fn later_tickets_evaluate_at_the_runs_epoch_boundaries() {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = smoke_args(out.path().to_str().unwrap());
+    args.extend(["--set", "games_per_epoch=40", "--set", "steps=3ep", "--set", "eval_every=2ep", "--rewind", "1ep", "--prune", "0.2", "--controls", "winning"]);
+    run_ok(&args);
+    let run = run_dir(out.path());
+    let point: toml::Table = std::fs::read_to_string(run.join("rep-0/rewind.toml")).unwrap().parse().unwrap();
+    let rewind_at = point["iteration"].as_integer().unwrap() as u64;
+    // The start, the end of epoch 2 (game 80), the end of the budget (game 120).
+    let dense = steps_of(&ticket_curve(&run, 0, "winning"), "val");
+    assert_eq!(dense.len(), 3, "{dense:?}");
+    let later = steps_of(&ticket_curve(&run, 1, "winning"), "val");
+    assert_eq!(later.len(), 3, "start, the run's epoch 2, the end: {later:?}");
+    assert!(later[0] == rewind_at && later[0] < later[1] && later[1] < later[2], "{later:?}");
+}
+
 #[test]
 fn killed_training_with_a_budget_in_games_resumes_exactly() {
     let clean = tempfile::tempdir().unwrap();

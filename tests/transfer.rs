@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-/// A LeNet smoke IMP run to density 0.64 (levels 0-3: the output layer's slower rate needs a
-/// third) with `extra` settings; returns its folder.
+/// A LeNet smoke IMP run to density 0.64 (levels 0-2, the second landing on 0.64) with `extra`
+/// settings; returns its folder.
 fn imp_run(data: &str, out: &Path, extra: &[&str]) -> PathBuf {
     let mut args = vec!["run", "image/mnist-lenet", "--preset", "smoke", "--prune", "0.36", "--controls", "winning", "--device", "cpu", "--quiet", "--data-dir", data];
     let out_arg = out.to_str().unwrap();
@@ -45,7 +45,7 @@ fn class_disjoint_transfer_trains_every_kind_and_its_reference_is_the_target_run
 
     let table = dir.join("transfer.csv");
     let rows = csv_rows(&table);
-    assert_eq!(rows.len(), 4 * 4, "levels 0-3, four metrics");
+    assert_eq!(rows.len(), 3 * 4, "levels 0-2, four metrics");
     assert!(rows.iter().all(|r| r["source_task"] == "image/mnist-lenet" && r["source_run"] == source_name && r["target_task"] == "image/mnist-lenet"));
     for r in rows.iter().filter(|r| r["metric"] == "test_accuracy") {
         let n = |kind: &str| r[&format!("{kind}_replicates")].clone();
@@ -68,7 +68,7 @@ fn class_disjoint_transfer_trains_every_kind_and_its_reference_is_the_target_run
     // dense initialization: the dense transferred ticket is the target run's dense network.
     let target_winning = accuracy(&target.join("comparison.csv"), "winning_mean");
     let reference = accuracy(&table, "target_winning_mean");
-    assert_eq!(reference[1..], target_winning[1..], "target_winning at levels 1-3");
+    assert_eq!(reference[1..], target_winning[1..], "target_winning at levels 1-2");
     assert_eq!(accuracy(&table, "transferred_mean")[0], target_winning[0], "dense transferred ticket");
 
     let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
@@ -106,14 +106,14 @@ print(t.schema.field("transferred_minus_target_winning").type)
     let matrix = out.path().join("matrix");
     run_ok(&["transfer-matrix", dir.to_str().unwrap(), reverse.to_str().unwrap(), "--out", matrix.to_str().unwrap()]);
     let rows = csv_rows(&matrix.join("matrix.csv"));
-    assert_eq!(rows.len(), 16 + 2 * 4);
+    assert_eq!(rows.len(), 12 + 2 * 4);
     let forward = &rows[0];
     assert_eq!(
         [&forward["source_settings"], &forward["target_settings"], &forward["source_optimizer"], &forward["target_optimizer"]],
         ["classes=0-4 prune=0.36", "classes=5-9", "adam", "adam"]
     );
-    assert_eq!(rows[16]["source_settings"], "classes=5-9 prune=0.36");
-    assert!(rows[16..].iter().all(|r| r["target_winning_mean"].is_empty() && r["transfer_run"] == reverse.file_name().unwrap().to_str().unwrap()));
+    assert_eq!(rows[12]["source_settings"], "classes=5-9 prune=0.36");
+    assert!(rows[12..].iter().all(|r| r["target_winning_mean"].is_empty() && r["transfer_run"] == reverse.file_name().unwrap().to_str().unwrap()));
     let figures = matrix.join("figures");
     for target in ["classes=5-9", "classes=0-4"] {
         let stem = figures.join(format!("image-mnist-lenet-{target}-test_accuracy"));
@@ -133,7 +133,7 @@ t = ipc.open_file(sys.argv[1]).read_all()
 print(t.num_rows, t.schema.field("level").type, t.schema.field("transferred_minus_random").type, t.column("source_task")[0])
 "#;
     if let Some(out) = python(script, &[&matrix.join("matrix.arrow")]) {
-        assert_eq!(out.trim(), "24 uint32 double image/mnist-lenet");
+        assert_eq!(out.trim(), "20 uint32 double image/mnist-lenet");
     }
 
     let no_matrix = out.path().join("refused");
@@ -192,7 +192,7 @@ fn bad_transfer_requests_are_refused_with_exit_2_before_any_write() {
         refused(&args.iter().map(String::as_str).collect::<Vec<_>>(), 2, needles, sources.path());
         assert!(std::fs::read_dir(out.path()).unwrap().next().is_none(), "{args:?} wrote into --out");
     };
-    check(transfer(&["--levels", "1,7"]), &["--levels 7: the source run has levels 0,1,2,3"]);
+    check(transfer(&["--levels", "1,7"]), &["--levels 7: the source run has levels 0,1,2"]);
     check(transfer(&["--replicates", "2"]), &["1 replicate(s) with rewound weights, fewer than --replicates 2"]);
     check(transfer(&["--controls", "target_winning"]), &["needs --target-run DIR"]);
     check(transfer(&["--controls", "winning"]), &["invalid value 'winning'", "transferred"]);

@@ -159,6 +159,7 @@ impl TicketTrainer<'_> {
             data_seed: job.seeds.data,
             seeds: job.seeds.as_map(),
             start: job.start.iteration,
+            start_episodes: job.start.episodes,
             end: match self.end {
                 Point::Episodes(total) => Point::Episodes(total.saturating_sub(job.start.episodes)),
                 iteration => iteration,

@@ -149,6 +149,9 @@ pub fn schedule(groups: Vec<Group>, sizes: &[u64], prune: f64, kind: PruneSchedu
     Ok(planned)
 }
 
+/// The fraction of a full level below which a last level is folded into the one before.
+const NEGLIGIBLE_LEVEL: f64 = 0.1;
+
 fn iterative(groups: Vec<Group>, sizes: &[u64], prune: f64) -> Result<Schedule, EngineError> {
     let total: u64 = sizes.iter().sum();
     let target = ((1.0 - prune) * total as f64).round() as u64;
@@ -161,7 +164,12 @@ fn iterative(groups: Vec<Group>, sizes: &[u64], prune: f64) -> Result<Schedule, 
         }
         let nominal: Vec<f64> = groups.iter().zip(&current).map(|(g, &s)| g.rate * s as f64).collect();
         let mut removals: Vec<u64> = nominal.iter().map(|x| x.round() as u64).collect();
-        if alive - removals.iter().sum::<u64>().min(alive) <= target {
+        let left = alive - removals.iter().sum::<u64>().min(alive);
+        // A level after this one that would remove under a tenth of a full level is this level's
+        // rounding (groups at reduced rates leave a hair above a target such as 0.2), not a level
+        // of its own: this level lands on the target instead.
+        let next: f64 = groups.iter().zip(current.iter().zip(&removals)).map(|(g, (&s, &r))| g.rate * s.saturating_sub(r) as f64).sum();
+        if left <= target || ((left - target) as f64) < NEGLIGIBLE_LEVEL * next {
             removals = apportion(&nominal, alive - target, &current);
         }
         if removals.iter().sum::<u64>() == 0 {
@@ -268,6 +276,23 @@ mod tests {
         assert_eq!(s.levels(), 11);
         assert_eq!(s.survivors[1], vec![212_160, 900]);
         assert!((s.density(11) - 0.1).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_hair_above_the_target_is_not_a_level_of_its_own() {
+        // Heads at half rate remove a little under 20% overall, leaving 100 weights above a 0.2
+        // target: one level that lands on it, not a second that prunes 100 weights.
+        let groups = || vec![g(&["a", "b"], 0.2), g(&["out"], 0.1)];
+        let sizes = [235_200 + 30_000, 1000];
+        let s = schedule(groups(), &sizes, 0.2, PruneSchedule::Iterative).unwrap();
+        assert_eq!(s.levels(), 1);
+        assert_eq!(s.survivors[1].iter().sum::<u64>(), (0.8 * 266_200f64).round() as u64);
+        // Two levels to 0.36 (0.8 x 0.8 = 0.64), the second landing on it.
+        let s = schedule(groups(), &sizes, 0.36, PruneSchedule::Iterative).unwrap();
+        assert_eq!(s.levels(), 2);
+        assert!((s.density(2) - 0.64).abs() < 1e-5);
+        // A third of a level is a level: 0.8^10 = 0.107 above 0.1 keeps its eleventh.
+        assert_eq!(schedule(groups(), &sizes, 0.9, PruneSchedule::Iterative).unwrap().levels(), 11);
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct TicketSpec<'a> {
     pub data_seed: u64,
     pub seeds: BTreeMap<String, u64>,
     pub start: u64,
+    /// Episodes the run had played by `start` (at a rewind point in episodes): epochs of episodes
+    /// end where the run's do, not counted from this ticket's start.
+    pub start_episodes: u64,
     /// Where training ends; episodes count from this ticket's start.
     pub end: Point,
     /// Save the weights at this point to this file (the rewind point of the dense run); for a
@@ -278,7 +281,7 @@ pub fn train_ticket(
         let finished = spec.end.reached(step, episodes);
         let due = match eval_every {
             Point::Iteration(every) => step % every.max(1) == 0,
-            Point::Episodes(every) => episodes / every.max(1) > before / every.max(1),
+            Point::Episodes(every) => (spec.start_episodes + episodes) / every.max(1) > (spec.start_episodes + before) / every.max(1),
         };
 
         if due || finished {

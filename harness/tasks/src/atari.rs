@@ -2,7 +2,8 @@
 //! (`lottery_envs::atari`), their CNN (or the Nature-DQN one), Adam (lr 1e-3, eps 1e-3), entropy
 //! 0.01, rewards and advantages clipped to [-1, 1], the policy gradient weighted by the
 //! importance factor clamped at 1.5 (ELF's), rollouts of a few steps over a batch of envs stepped
-//! on worker threads.
+//! on worker threads. The `quick` preset uses A2C's reference setting instead (RMSprop, unclipped
+//! advantages), which learns on a CPU; `policy = "uniform"` scores the random policy.
 //!
 //! Metric `return`: on the test split the paper's, the mean unclipped score of whole games (all
 //! lives) over the last `score_games` games finished in training (1,024 in the paper preset); on
@@ -48,11 +49,22 @@ struct AtariHparams {
     network: String,
     num_envs: usize,
     rollout: i64,
+    /// `adam` (betas 0.9/0.999, Yu et al.'s) or `rmsprop` (alpha 0.99, A2C's reference setting).
+    optimizer: String,
     lr: f64,
+    /// The optimizer's epsilon (1e-3 in Yu et al.'s Adam).
+    eps: f64,
     gamma: f64,
     value_coef: f64,
     entropy_coef: f64,
     grad_clip: f64,
+    /// Advantages clipped to `[-c, c]` in the policy gradient (1 in Yu et al.); 0 leaves them
+    /// unclipped.
+    advantage_clip: f64,
+    /// `learned`, or `uniform`: every action, in training and in evaluation, drawn uniformly at
+    /// random (the policy head gets no gradient, the critic learns that policy's values), which
+    /// scores the random policy under exactly the protocol a learned one is scored by.
+    policy: String,
     /// Clamp (above) of the policy gradient's importance factor, current over behaviour policy
     /// (ELF's `ratio_clamp`); 1 with synchronous updates unless acting and learning come apart.
     ratio_clamp: f64,
@@ -80,11 +92,15 @@ impl AtariTask {
             network: "yu".into(),
             num_envs: 32,
             rollout: 4,
+            optimizer: "adam".into(),
             lr: 1e-3,
+            eps: 1e-3,
             gamma: 0.99,
             value_coef: 0.5,
             entropy_coef: 0.01,
             grad_clip: 0.5,
+            advantage_clip: 1.0,
+            policy: "learned".into(),
             ratio_clamp: 1.5,
             score_games: 1024,
             sticky_actions: 0.0,
@@ -94,14 +110,22 @@ impl AtariTask {
         };
         match preset {
             Preset::Paper => paper,
+            // A2C's reference setting (Mnih et al. 2016, as OpenAI baselines runs it): the Nature
+            // CNN, 16 envs x 5 steps, RMSprop lr 7e-4 eps 1e-5, unclipped advantages. It learns
+            // Breakout within 5,000 updates (400,000 agent steps) on a 2-core CPU (README), which
+            // the paper's Adam at eps 1e-3 with clipped advantages does not.
             Preset::Quick => AtariHparams {
-                steps: Step::iters(3000),
+                steps: Step::iters(5000),
                 eval_every: Step::iters(500),
                 network: "nature".into(),
                 num_envs: 16,
-                rollout: 6,
+                rollout: 5,
+                optimizer: "rmsprop".into(),
+                lr: 7e-4,
+                eps: 1e-5,
+                advantage_clip: 0.0,
                 score_games: RECENT_GAMES,
-                eval_games: 4,
+                eval_games: 8,
                 max_game_frames: 18_000,
                 ..paper
             },
@@ -163,9 +187,13 @@ impl Task for AtariTask {
                 _ => PruningPolicy::new(&[(Role::Conv, 1.0), (Role::Hidden, 1.0), (Role::Output, 0.5)]),
             },
             prune: (preset == Preset::Paper).then_some(TWENTY_LEVELS),
-            // 2: the paper preset prunes the biases too, to 20 levels; 3: Yu et al.'s budget,
-            // batch, importance factor and score over 1,024 games.
-            revision: if preset == Preset::Paper { 3 } else { 1 },
+            // Paper: 2, the biases pruned too, to 20 levels; 3, Yu et al.'s budget, batch,
+            // importance factor and score over 1,024 games. Quick: 2, A2C's reference setting.
+            revision: match preset {
+                Preset::Paper => 3,
+                Preset::Quick => 2,
+                Preset::Smoke => 1,
+            },
         }
     }
 
@@ -178,7 +206,14 @@ impl Task for AtariTask {
         hparams::at_least_one("max_game_frames", hp.max_game_frames as i64)?;
         hparams::probability("sticky_actions", hp.sticky_actions)?;
         hparams::positive("lr", hp.lr)?;
+        hparams::positive("eps", hp.eps)?;
         hparams::positive("grad_clip", hp.grad_clip)?;
+        hparams::require(hp.advantage_clip >= 0.0, "advantage_clip", hp.advantage_clip, "use 0 (no clipping) or a bound above 0 (1 in Yu et al.)")?;
+        let uniform_policy = match hp.policy.as_str() {
+            "learned" => false,
+            "uniform" => true,
+            other => return Err(hparams::one_of("policy", other, &["learned", "uniform"])),
+        };
         hparams::require(hp.ratio_clamp >= 1.0, "ratio_clamp", hp.ratio_clamp, "clamp the importance factor at 1 or more (1.5 in Yu et al.)")?;
         hparams::at_least_one("score_games", hp.score_games as i64)?;
         let rom = roms::find(self.game, env.rom_dir.as_deref()).map_err(|e| TaskError::Unavailable(e.into()))?;
@@ -196,10 +231,15 @@ impl Task for AtariTask {
         // Loading the ROM once checks it and gives the action count.
         let actions = Ale::new(self.game, &rom, 0, 0.0).map_err(|e| TaskError::Unavailable(e.into()))?.actions() as i64;
         let rom_md5 = roms::md5_hex(&std::fs::read(&rom).map_err(|e| TaskError::failed(format!("reading {}", rom.display()), e))?);
-        let optimizer = OptimizerSpec { rule: Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-3 }, lr: hp.lr, weight_decay: 0.0, schedule: LrSchedule::Constant, grad_clip: Some(hp.grad_clip) };
+        let rule = match hp.optimizer.as_str() {
+            "adam" => Rule::Adam { beta1: 0.9, beta2: 0.999, eps: hp.eps },
+            "rmsprop" => Rule::RmsProp { alpha: 0.99, eps: hp.eps },
+            other => return Err(hparams::one_of("optimizer", other, &["adam", "rmsprop"])),
+        };
+        let optimizer = OptimizerSpec { rule, lr: hp.lr, weight_decay: 0.0, schedule: LrSchedule::Constant, grad_clip: Some(hp.grad_clip) };
         let training = Training { iterations_per_epoch: UPDATES_PER_EPOCH, episodes_per_epoch: None, steps: hp.steps, eval_every: hp.eval_every, optimizer };
         let train_config = AtariConfig { sticky_actions: hp.sticky_actions as f32, max_game_frames: hp.max_game_frames, ..AtariConfig::training() };
-        Ok(Box::new(AtariProblem { game: self.game, rom, rom_md5, actions, arch, hp, train_config, training, device: env.device }))
+        Ok(Box::new(AtariProblem { game: self.game, rom, rom_md5, actions, arch, uniform_policy, hp, train_config, training, device: env.device }))
     }
 }
 
@@ -209,6 +249,8 @@ struct AtariProblem {
     rom_md5: String,
     actions: i64,
     arch: AtariArch,
+    /// `policy = "uniform"`.
+    uniform_policy: bool,
     hp: AtariHparams,
     train_config: AtariConfig,
     training: Training,
@@ -240,6 +282,17 @@ struct AtariNetwork<'a> {
 }
 
 impl AtariNetwork<'_> {
+    /// The policy's logits and the critic's values; with the uniform policy the logits are zeros
+    /// (uniform sampling, no gradient into the policy head).
+    fn forward(&self, observations: &Tensor) -> (Tensor, Tensor) {
+        let (logits, value) = self.model.forward(observations);
+        if self.problem.uniform_policy {
+            (logits.zeros_like(), value)
+        } else {
+            (logits, value)
+        }
+    }
+
     fn observations(&self, envs: &AtariVec) -> Tensor {
         let side = FRAME as i64;
         Tensor::from_slice(envs.observations()).view([envs.len() as i64, STACK as i64, side, side]).to_device(self.problem.device)
@@ -255,7 +308,7 @@ impl AtariNetwork<'_> {
         tch::manual_seed(derive(self.data_seed, "val-actions", 0) as i64);
         tch::no_grad(|| {
             while scores.iter().any(Option::is_none) {
-                let (logits, _) = self.model.forward(&self.observations(&envs));
+                let (logits, _) = self.forward(&self.observations(&envs));
                 let before = envs.games();
                 let step = envs.step(&a2c::to_actions(&a2c::sample(&logits))).expect("sampled actions are valid");
                 // Without episodic life every done is a whole game; keep each env's first.
@@ -285,15 +338,14 @@ impl Network for AtariNetwork<'_> {
         // graph instead of acting without autograd and evaluating the frames a second time (the
         // control tasks do the opposite).
         for _ in 0..hp.rollout {
-            let (logits, value) = self.model.forward(&self.observations(&self.envs));
+            let (logits, value) = self.forward(&self.observations(&self.envs));
             let actions = rollout.act(&logits, value);
             // Rewards arrive clipped to their sign by the preprocessing.
             let step = self.envs.step(&actions).expect("sampled actions are valid");
             rollout.observe(&step.rewards, step.dones.iter().copied(), self.problem.device);
         }
         let bootstrap = tch::no_grad(|| self.model.forward(&self.observations(&self.envs)).1);
-        // Yu et al. clip advantages to [-1, 1] in the policy gradient.
-        let settings = a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: Some(1.0), ratio_clamp: Some(hp.ratio_clamp) };
+        let settings = a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: (hp.advantage_clip > 0.0).then_some(hp.advantage_clip), ratio_clamp: Some(hp.ratio_clamp) };
         rollout.loss(bootstrap, &settings)
     }
 

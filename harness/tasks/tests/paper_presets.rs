@@ -77,7 +77,11 @@ fn atari_matches_yu_et_al() {
     assert_eq!(hparam(t, "steps").as_str(), Some("25ep"), "N = 25 epochs");
     let batch = hparam(t, "num_envs").as_integer().unwrap() * hparam(t, "rollout").as_integer().unwrap();
     assert_eq!(batch, 128, "batches of 128 time steps");
+    assert_eq!(hparam(t, "optimizer").as_str(), Some("adam"), "Adam (betas 0.9/0.999)");
     assert_eq!(hparam(t, "lr").as_float(), Some(1e-3), "Adam lr 1e-3");
+    assert_eq!(hparam(t, "eps").as_float(), Some(1e-3), "Adam eps 1e-3");
+    assert_eq!(hparam(t, "advantage_clip").as_float(), Some(1.0), "advantages clipped to [-1, 1]");
+    assert_eq!(hparam(t, "policy").as_str(), Some("learned"));
     assert_eq!(hparam(t, "entropy_coef").as_float(), Some(0.01), "entropy 0.01");
     assert_eq!(hparam(t, "ratio_clamp").as_float(), Some(1.5), "importance factor clamped at 1.5");
     assert_eq!(hparam(t, "score_games").as_integer(), Some(1024), "score over the last 1,024 games");
