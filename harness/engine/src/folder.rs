@@ -158,12 +158,8 @@ impl TicketTrainer<'_> {
             init: job.init,
             data_seed: job.seeds.data,
             seeds: job.seeds.as_map(),
-            start: job.start.iteration,
-            start_episodes: job.start.episodes,
-            end: match self.end {
-                Point::Episodes(total) => Point::Episodes(total.saturating_sub(job.start.episodes)),
-                iteration => iteration,
-            },
+            start: job.start,
+            end: self.end,
             snapshot: job.snapshot,
         };
         let fresh = !spec.ticket.result().exists();

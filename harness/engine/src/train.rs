@@ -41,11 +41,11 @@ pub struct TicketSpec<'a> {
     pub init: Init,
     pub data_seed: u64,
     pub seeds: BTreeMap<String, u64>,
-    pub start: u64,
-    /// Episodes the run had played by `start` (at a rewind point in episodes): epochs of episodes
-    /// end where the run's do, not counted from this ticket's start.
-    pub start_episodes: u64,
-    /// Where training ends; episodes count from this ticket's start.
+    /// Where training starts: the iteration, and the run's episodes played by then (a ticket
+    /// started at a rewind point in episodes counts on from them).
+    pub start: RewindPoint,
+    /// Where training ends, episodes counted from the run's beginning, as every episode count
+    /// here is: epochs of episodes end where the run's do.
     pub end: Point,
     /// Save the weights at this point to this file (the rewind point of the dense run); for a
     /// point in episodes, the iteration it fell on is recorded beside it ([`RewindPoint`]).
@@ -214,13 +214,14 @@ pub fn train_ticket(
         }
         None => {
             let mut curve = vec![];
-            evaluate(net.as_mut(), spec.start, &mut curve);
-            (spec.start, curve, 0.0, (0.0, 0))
+            evaluate(net.as_mut(), spec.start.iteration, &mut curve);
+            (spec.start.iteration, curve, 0.0, (0.0, 0))
         }
     };
 
     let label = format!("level {} rep {} {}", spec.level, spec.replicate, spec.kind);
-    let mut episodes = net.episodes();
+    let played = |net: &dyn lottery_task::Network| spec.start.episodes + net.episodes();
+    let mut episodes = played(net.as_ref());
     // The bar counts what the budget counts.
     let progress = |step: u64, episodes: u64| match spec.end {
         Point::Iteration(_) => step,
@@ -276,12 +277,12 @@ pub fn train_ticket(
         loss_count += 1;
         step += 1;
         let before = episodes;
-        episodes = net.episodes();
+        episodes = played(net.as_ref());
         bar.set_position(progress(step, episodes));
         let finished = spec.end.reached(step, episodes);
         let due = match eval_every {
             Point::Iteration(every) => step % every.max(1) == 0,
-            Point::Episodes(every) => (spec.start_episodes + episodes) / every.max(1) > (spec.start_episodes + before) / every.max(1),
+            Point::Episodes(every) => episodes / every.max(1) > before / every.max(1),
         };
 
         if due || finished {
