@@ -8,9 +8,9 @@ use crate::{weight_name, Prunable, Role};
 
 #[derive(Debug)]
 pub struct ActorCritic {
-    trunk: Vec<nn::Linear>,
-    policy: nn::Linear,
-    value: nn::Linear,
+    pub(crate) trunk: Vec<nn::Linear>,
+    pub(crate) policy: nn::Linear,
+    pub(crate) value: nn::Linear,
     trunk_names: Vec<String>,
     head_names: [String; 2],
 }

@@ -3,6 +3,7 @@
 //! how each role is pruned (e.g. the output layer at half rate, embeddings left dense).
 
 mod actor_critic;
+mod actor_critic_kernel;
 mod atari_cnn;
 mod conv;
 mod lenet;
@@ -12,6 +13,7 @@ mod transformer;
 mod vgg;
 
 pub use actor_critic::ActorCritic;
+pub use actor_critic_kernel::ActorCriticKernel;
 pub use atari_cnn::{AtariActorCritic, AtariArch};
 pub use conv::ConvNet;
 pub use resnet::CifarResnet;

@@ -157,9 +157,23 @@ fn evaluate(net: &mut dyn lottery_task::Network, step: u64, curve: &mut Vec<Curv
 /// One optimizer update on the loss `loss` computes, keeping pruned weights at zero (the
 /// optimizer zeroes their gradients, so their update is zero). Returns the detached loss.
 pub fn training_step(loss: impl FnOnce() -> Tensor, optimizer: &mut Optimizer, mask: Option<&BoundMask>, step: u64) -> Tensor {
+    training_step_with_gradients(
+        || {
+            let loss = loss();
+            loss.backward();
+            loss
+        },
+        optimizer,
+        mask,
+        step,
+    )
+}
+
+/// [`training_step`] for a `loss` that leaves its gradient in the variables' `grad`s itself
+/// ([`lottery_task::Network::loss_and_gradients`]).
+pub fn training_step_with_gradients(loss: impl FnOnce() -> Tensor, optimizer: &mut Optimizer, mask: Option<&BoundMask>, step: u64) -> Tensor {
     optimizer.zero_grad();
     let loss = loss();
-    loss.backward();
     optimizer.step(step, mask);
     loss.detach()
 }
@@ -272,7 +286,7 @@ pub fn train_ticket(
     while !spec.end.reached(step, episodes) {
         take_snapshot(step, episodes)?;
         tch::manual_seed(derive(spec.data_seed, "step", step) as i64);
-        let loss = training_step(|| net.loss(step), &mut optimizer, Some(&bound), step);
+        let loss = training_step_with_gradients(|| net.loss_and_gradients(step), &mut optimizer, Some(&bound), step);
         loss_sum += loss.to_kind(Kind::Double);
         loss_count += 1;
         step += 1;

@@ -238,6 +238,16 @@ pub trait Network {
     fn prunable(&self) -> Vec<PrunableParam>;
     /// The training loss of iteration `step` (the engine runs backward and the optimizer).
     fn loss(&mut self, step: u64) -> Tensor;
+    /// The training loss of iteration `step` with its gradient in the variables' `grad`s (zeroed
+    /// by the engine before), what the engine trains with. Autograd over [`Network::loss`]
+    /// unless a network derives its gradient by hand where autograd's bookkeeping costs more
+    /// than the arithmetic (the classic-control MLP on the CPU); such a network's `loss` stays
+    /// the autograd reference its gradient is tested against.
+    fn loss_and_gradients(&mut self, step: u64) -> Tensor {
+        let loss = self.loss(step);
+        loss.backward();
+        loss
+    }
     /// Metrics on a held-out split, by the names of [`Task::metrics`].
     fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64>;
     /// Training episodes finished since the network was built (counted on from a checkpoint's

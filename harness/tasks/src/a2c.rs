@@ -105,19 +105,10 @@ impl Rollout {
     /// The A2C loss, bootstrapping the returns from the critic's values of the states after the
     /// rollout (`bootstrap`, no gradient).
     pub fn loss(self, bootstrap: Tensor, s: &A2cSettings) -> Tensor {
-        // The n-step returns in plain f32 arithmetic, in the order libtorch's element-wise ops
-        // took them (reward + (gamma * return) * mask), so the numbers are the same: a few dozen
-        // floats are not worth a dozen libtorch calls.
-        let mut ret = Vec::<f32>::try_from(bootstrap.to_device(Device::Cpu).to_kind(Kind::Float)).expect("bootstrap values are floats");
-        let gamma = s.gamma as f32;
-        let mut returns = vec![0f32; self.rewards.len() * ret.len()];
-        for t in (0..self.rewards.len()).rev() {
-            for (b, r) in ret.iter_mut().enumerate() {
-                *r = self.rewards[t][b] + gamma * *r * self.masks[t][b];
-            }
-            returns[t * ret.len()..(t + 1) * ret.len()].copy_from_slice(&ret);
-        }
-        let returns = Tensor::from_slice(&returns).view([self.rewards.len() as i64, ret.len() as i64]).to_device(self.device);
+        let bootstrap = Vec::<f32>::try_from(bootstrap.to_device(Device::Cpu).to_kind(Kind::Float)).expect("bootstrap values are floats");
+        let batch = bootstrap.len() as i64;
+        let returns = n_step_returns(&self.rewards, &self.masks, bootstrap, s.gamma);
+        let returns = Tensor::from_slice(&returns).view([self.rewards.len() as i64, batch]).to_device(self.device);
         let (log_probs, entropies, values) = match self.evaluated {
             Some(terms) => terms,
             None => (Tensor::stack(&self.log_probs, 0), Tensor::stack(&self.entropies, 0), Tensor::stack(&self.values, 0)),
@@ -131,6 +122,99 @@ impl Rollout {
         let entropy = entropies.mean(Kind::Float);
         policy_loss + s.value_coef * value_loss - s.entropy_coef * entropy
     }
+}
+
+/// The n-step returns of a rollout (`[steps][batch]` rewards, and masks that are 0 where an
+/// episode ended), bootstrapped from the critic's values of the states after it; `[steps *
+/// batch]`, step-major. Plain f32 arithmetic in the order libtorch's element-wise ops took them
+/// (reward + (gamma * return) * mask), so the numbers are the same: a few dozen floats are not
+/// worth a dozen libtorch calls.
+pub fn n_step_returns(rewards: &[Vec<f32>], masks: &[Vec<f32>], bootstrap: Vec<f32>, gamma: f64) -> Vec<f32> {
+    let mut ret = bootstrap;
+    let gamma = gamma as f32;
+    let mut returns = vec![0f32; rewards.len() * ret.len()];
+    for t in (0..rewards.len()).rev() {
+        for (b, r) in ret.iter_mut().enumerate() {
+            *r = rewards[t][b] + gamma * *r * masks[t][b];
+        }
+        returns[t * ret.len()..(t + 1) * ret.len()].copy_from_slice(&ret);
+    }
+    returns
+}
+
+/// An action drawn from the softmax of `logits` by inverting its distribution function at
+/// `uniform` (in [0, 1)): one uniform per draw, so a rollout's randomness is one tensor of them.
+pub fn sample_with(logits: &[f32], uniform: f32) -> usize {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &l| m.max(l));
+    let total: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+    let target = uniform * total;
+    let mut cumulative = 0.0;
+    let mut last = 0;
+    for (a, l) in logits.iter().enumerate() {
+        let weight = (l - max).exp();
+        cumulative += weight;
+        if weight > 0.0 {
+            last = a;
+            if target < cumulative {
+                return a;
+            }
+        }
+    }
+    // Rounding left the target at the total: the last action with any probability.
+    last
+}
+
+/// The A2C loss over a rollout, with its gradient with respect to the policy's logits and the
+/// critic's values, in plain f32 (what [`Rollout::loss`] computes through autograd, for networks
+/// whose backward is written by hand).
+pub struct HeadGradients {
+    pub loss: f64,
+    /// `[samples, actions]`, row-major.
+    pub logits: Vec<f32>,
+    pub values: Vec<f32>,
+}
+
+/// The loss of [`Rollout::loss`] for `logits` (`actions` per sample, row-major), `values`, the
+/// actions taken and the `returns`, with its gradients. Acting and learning use one policy here
+/// (synchronous A2C), so there is no importance factor: `s.ratio_clamp` must be unset.
+pub fn head_gradients(logits: &[f32], values: &[f32], taken: &[usize], returns: &[f32], s: &A2cSettings) -> HeadGradients {
+    assert!(s.ratio_clamp.is_none(), "the importance factor needs a behaviour policy");
+    let n = returns.len();
+    let actions = logits.len() / n;
+    assert_eq!((values.len(), taken.len(), logits.len()), (n, n, n * actions), "one sample per return");
+    let scale = 1.0 / n as f32;
+    let (value_coef, entropy_coef) = (s.value_coef as f32, s.entropy_coef as f32);
+    let (mut policy_loss, mut value_loss, mut entropy_sum) = (0f64, 0f64, 0f64);
+    let mut d_logits = vec![0f32; logits.len()];
+    let mut d_values = vec![0f32; n];
+    let mut log_policy = vec![0f32; actions];
+    for i in 0..n {
+        let z = &logits[i * actions..(i + 1) * actions];
+        let max = z.iter().fold(f32::NEG_INFINITY, |m, &l| m.max(l));
+        let log_total = z.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+        for (lp, l) in log_policy.iter_mut().zip(z) {
+            *lp = l - max - log_total;
+        }
+        let entropy: f32 = -log_policy.iter().map(|lp| lp.exp() * lp).sum::<f32>();
+        let advantage = returns[i] - values[i];
+        let weight = match s.advantage_clip {
+            Some(c) => advantage.clamp(-c as f32, c as f32),
+            None => advantage,
+        };
+        policy_loss -= (log_policy[taken[i]] * weight) as f64;
+        value_loss += (advantage * advantage) as f64;
+        entropy_sum += entropy as f64;
+        // d(-w log p_a)/dz_j = -w (1[j = a] - p_j); dH/dz_j = -p_j (log p_j + H).
+        for (j, (d, lp)) in d_logits[i * actions..(i + 1) * actions].iter_mut().zip(&log_policy).enumerate() {
+            let p = lp.exp();
+            let chosen = if j == taken[i] { 1.0 } else { 0.0 };
+            *d = scale * (-weight * (chosen - p) + entropy_coef * p * (lp + entropy));
+        }
+        d_values[i] = -2.0 * value_coef * scale * advantage;
+    }
+    let n = n as f64;
+    let loss = policy_loss / n + s.value_coef * value_loss / n - s.entropy_coef * entropy_sum / n;
+    HeadGradients { loss, logits: d_logits, values: d_values }
 }
 
 #[cfg(test)]
@@ -156,6 +240,46 @@ mod tests {
         // Without a clamp the factor is not applied at all.
         let plain = Vec::<f32>::try_from(policy_weights(&advantages, &current, Some(&behaviour), &settings(None, None))).unwrap();
         assert_eq!(plain, vec![0.5, -0.5, 2.0, 0.25]);
+    }
+
+    #[test]
+    fn head_gradients_match_autograd_through_the_rollout_loss() {
+        tch::manual_seed(5);
+        let (steps, batch, actions) = (3usize, 4usize, 3usize);
+        let logits = Tensor::randn([steps as i64, batch as i64, actions as i64], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let values = Tensor::randn([steps as i64, batch as i64], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let taken: Vec<usize> = (0..steps * batch).map(|i| (i * 7 + 1) % actions).collect();
+        let sampled = Tensor::from_slice(&taken.iter().map(|&a| a as i64).collect::<Vec<_>>()).view([steps as i64, batch as i64]);
+        let rewards: Vec<Vec<f32>> = (0..steps).map(|t| (0..batch).map(|b| (t * batch + b) as f32 * 0.1 - 0.5).collect()).collect();
+        let masks: Vec<Vec<f32>> = (0..steps).map(|t| (0..batch).map(|b| if (t + b) % 3 == 0 { 0.0 } else { 1.0 }).collect()).collect();
+        let bootstrap = [0.3f32, -0.2, 0.1, 0.7];
+        for clip in [None, Some(0.5)] {
+            let s = settings(clip, None);
+            let mut rollout = Rollout::default();
+            for t in 0..steps {
+                rollout.observe(&rewards[t], masks[t].iter().map(|&m| m == 0.0), Device::Cpu);
+            }
+            rollout.evaluated(&logits, values.shallow_clone(), &sampled);
+            let loss = rollout.loss(Tensor::from_slice(&bootstrap), &s);
+            let flat = |t: &Tensor| Vec::<f32>::try_from(t.detach().reshape([-1])).unwrap();
+            let autograd: Vec<Vec<f32>> = Tensor::run_backward(&[&loss], &[&logits, &values], false, false).iter().map(flat).collect();
+            let returns = n_step_returns(&rewards, &masks, bootstrap.to_vec(), s.gamma);
+            let hand = head_gradients(&flat(&logits), &flat(&values), &taken, &returns, &s);
+            assert!((hand.loss - loss.double_value(&[])).abs() < 1e-5, "loss {} against {}", hand.loss, loss.double_value(&[]));
+            for (got, want) in hand.logits.iter().chain(&hand.values).zip(autograd[0].iter().chain(&autograd[1])) {
+                assert!((got - want).abs() < 1e-6, "{got} against {want} (clip {clip:?})");
+            }
+        }
+    }
+
+    #[test]
+    fn sampling_with_a_uniform_inverts_the_distribution_function() {
+        // Probabilities 0.2, 0.5, 0.3: the cumulative bounds are 0.2 and 0.7.
+        let logits = [0.2f32.ln(), 0.5f32.ln(), 0.3f32.ln()];
+        let drawn: Vec<usize> = [0.0, 0.19, 0.21, 0.69, 0.71, 0.999_999].iter().map(|&u| sample_with(&logits, u)).collect();
+        assert_eq!(drawn, vec![0, 0, 1, 1, 2, 2]);
+        // An action without probability is never drawn, even at the top.
+        assert_eq!(sample_with(&[0.0, f32::NEG_INFINITY], 0.999_999_9), 0);
     }
 
     #[test]

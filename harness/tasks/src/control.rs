@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
 
 use lottery_envs::{EnvSpec, VecEnv};
-use lottery_models::ActorCritic;
+use lottery_models::{ActorCritic, ActorCriticKernel};
 use lottery_results::{Direction, MetricSpec, TicketKind};
 use lottery_task::{Defaults, TWENTY_LEVELS, LrSchedule, Network, OptimizerSpec, Preset, Problem, PrunableParam, PruningPolicy, Registry, Role, Rule, Split, Step, Task, TaskEnv, TaskError, Training};
 use lottery_task::seeds::derive;
@@ -163,6 +163,13 @@ struct ControlProblem {
     device: Device,
 }
 
+impl ControlProblem {
+    fn a2c_settings(&self) -> a2c::A2cSettings {
+        let hp = &self.hp;
+        a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: None, ratio_clamp: None }
+    }
+}
+
 impl Problem for ControlProblem {
     fn training(&self) -> &Training {
         &self.training
@@ -173,7 +180,9 @@ impl Problem for ControlProblem {
         let model = ActorCritic::new(root, self.spec.observation_size as i64, &hidden, self.spec.actions as i64);
         let envs = VecEnv::new(self.spec.name, self.hp.num_envs as usize, |i| derive(data_seed, "train-env", i as u64), RECENT_EPISODES)
 ?;
-        Ok(Box::new(ControlNetwork { problem: self, model, envs, data_seed }))
+        // On the CPU the gradient is derived by hand (see `loss_and_gradients`).
+        let kernel = (self.device == Device::Cpu).then(|| ActorCriticKernel::new(&model, self.hp.num_envs as usize, self.hp.rollout as usize + 1));
+        Ok(Box::new(ControlNetwork { problem: self, model, envs, data_seed, kernel }))
     }
 }
 
@@ -182,6 +191,8 @@ struct ControlNetwork<'a> {
     model: ActorCritic,
     envs: VecEnv,
     data_seed: u64,
+    /// The forward and backward by hand, on the CPU: a block per rollout step, then the bootstrap.
+    kernel: Option<ActorCriticKernel>,
 }
 
 impl ControlNetwork<'_> {
@@ -218,29 +229,47 @@ impl Network for ControlNetwork<'_> {
     }
 
     fn loss(&mut self, _step: u64) -> Tensor {
-        let hp = &self.problem.hp;
-        let mut rollout = a2c::Rollout::default();
+        let (hp, device) = (&self.problem.hp, self.problem.device);
+        let model = &self.model;
+        let observation_size = self.envs.observation_size() as i64;
         // Act without autograd, then evaluate the whole rollout in one forward: for a network
         // this small the per-call overhead of a graph per step costs more than the forward.
-        let (observations, sampled) = tch::no_grad(|| {
-            let (mut observations, mut sampled) = (vec![], vec![]);
-            for _ in 0..hp.rollout {
-                let obs = self.observations(&self.envs);
-                let actions = a2c::sample(&self.model.forward(&obs).0);
-                let step = self.envs.step(&a2c::to_actions(&actions)).expect("sampled actions are valid");
-                let scaled: Vec<f32> = step.rewards.iter().map(|r| (r * hp.reward_scale) as f32).collect();
-                // An episode boundary (termination or time limit) stops the bootstrap.
-                rollout.observe(&scaled, step.terminated.iter().zip(&step.truncated).map(|(&t, &u)| t || u), self.problem.device);
-                observations.push(obs);
-                sampled.push(actions);
-            }
-            (Tensor::cat(&observations, 0), Tensor::stack(&sampled, 0))
+        let played = play(&mut self.envs, hp, |_, observations| {
+            let observations = Tensor::from_slice(observations).view([-1, observation_size]).to_device(device);
+            let logits = tch::no_grad(|| model.forward(&observations).0);
+            Vec::<f32>::try_from(logits.to_device(Device::Cpu).reshape([-1])).expect("logits are floats")
         });
+        let (steps, batch) = (hp.rollout, hp.num_envs);
+        let observations = Tensor::from_slice(&played.observations).view([steps * batch, observation_size]).to_device(device);
         let (logits, values) = self.model.forward(&observations);
-        let (steps, batch) = (sampled.size()[0], sampled.size()[1]);
+        let sampled = Tensor::from_slice(&played.actions.iter().map(|&a| a as i64).collect::<Vec<_>>()).view([steps, batch]).to_device(device);
+        let mut rollout = a2c::Rollout::default();
+        for (rewards, masks) in played.rewards.iter().zip(&played.masks) {
+            rollout.observe(rewards, masks.iter().map(|&m| m == 0.0), device);
+        }
         rollout.evaluated(&logits.view([steps, batch, -1]), values.view([steps, batch]), &sampled);
         let bootstrap = tch::no_grad(|| self.model.forward(&self.observations(&self.envs)).1);
-        rollout.loss(bootstrap, &a2c::A2cSettings { gamma: hp.gamma, value_coef: hp.value_coef, entropy_coef: hp.entropy_coef, advantage_clip: None, ratio_clamp: None })
+        rollout.loss(bootstrap, &self.problem.a2c_settings())
+    }
+
+    fn loss_and_gradients(&mut self, step: u64) -> Tensor {
+        let Some(kernel) = self.kernel.as_mut() else {
+            let loss = self.loss(step);
+            loss.backward();
+            return loss;
+        };
+        // The same update as `loss` and its backward, by hand: the rollout's forwards keep their
+        // activations for the backward, so the rollout is not run through the network again.
+        let hp = &self.problem.hp;
+        kernel.make_gradients();
+        let played = play(&mut self.envs, hp, |step, observations| kernel.forward(step, observations).0.to_vec());
+        let steps = hp.rollout as usize;
+        let bootstrap = kernel.forward(steps, self.envs.observations()).1.to_vec();
+        let returns = a2c::n_step_returns(&played.rewards, &played.masks, bootstrap, hp.gamma);
+        let (logits, values) = kernel.outputs(steps);
+        let gradients = a2c::head_gradients(logits, values, &played.actions, &returns, &self.problem.a2c_settings());
+        kernel.backward(steps, &gradients.logits, &gradients.values);
+        Tensor::from(gradients.loss as f32)
     }
 
     fn episodes(&self) -> u64 {
@@ -273,6 +302,38 @@ impl Network for ControlNetwork<'_> {
     }
 }
 
+/// One rollout, what an update learns from.
+struct Played {
+    /// `[steps * batch, observation size]`, row-major, step-major.
+    observations: Vec<f32>,
+    /// Per step and environment, step-major.
+    actions: Vec<usize>,
+    /// Per step, per environment: the scaled reward, and 0 where the episode ended (termination
+    /// or time limit: no bootstrap across it), else 1.
+    rewards: Vec<Vec<f32>>,
+    masks: Vec<Vec<f32>>,
+}
+
+/// Plays `hp.rollout` steps in `envs`, drawing each step's actions from the policy logits
+/// `policy(step, observations)` gives for the batch (row-major) with one uniform each, all drawn
+/// from libtorch's generator (which the engine seeds per update) before the first step.
+fn play(envs: &mut VecEnv, hp: &ControlHparams, mut policy: impl FnMut(usize, &[f32]) -> Vec<f32>) -> Played {
+    let (steps, batch) = (hp.rollout as usize, hp.num_envs as usize);
+    let uniforms = Vec::<f32>::try_from(Tensor::rand([hp.rollout, hp.num_envs], (tch::Kind::Float, Device::Cpu)).reshape([-1])).expect("uniforms are floats");
+    let mut played = Played { observations: Vec::with_capacity(steps * batch * envs.observation_size()), actions: Vec::with_capacity(steps * batch), rewards: vec![], masks: vec![] };
+    for step in 0..steps {
+        let logits = policy(step, envs.observations());
+        let actions_of = logits.len() / batch;
+        let actions: Vec<usize> = (0..batch).map(|b| a2c::sample_with(&logits[b * actions_of..(b + 1) * actions_of], uniforms[step * batch + b])).collect();
+        played.observations.extend_from_slice(envs.observations());
+        let outcome = envs.step(&actions).expect("sampled actions are valid");
+        played.actions.extend_from_slice(&actions);
+        played.rewards.push(outcome.rewards.iter().map(|r| (r * hp.reward_scale) as f32).collect());
+        played.masks.push(outcome.terminated.iter().zip(&outcome.truncated).map(|(&t, &u)| if t || u { 0.0 } else { 1.0 }).collect());
+    }
+    played
+}
+
 pub fn register(registry: &mut Registry) {
     let tasks = [
         ControlTask { name: "control/cartpole", description: "A2C on CartPole (v1; v0 with the paper preset, as in Yu et al.), MLP 128x3", env: "CartPole-v1", paper_env: "CartPole-v0", hidden: 128, quick_steps: 1500, paper_games_per_epoch: 160 },
@@ -282,5 +343,66 @@ pub fn register(registry: &mut Registry) {
     ];
     for task in tasks {
         registry.register(Box::new(task));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gradients(vs: &nn::VarStore) -> BTreeMap<String, Vec<f32>> {
+        vs.variables().into_iter().map(|(n, p)| (n, Vec::<f32>::try_from(p.grad().reshape([-1])).expect("floats"))).collect()
+    }
+
+    /// The hand-derived update the engine trains with on the CPU against autograd over `loss`,
+    /// for the same rollouts: same actions (the environments end in the same states), same loss,
+    /// same gradients to float rounding, update after update.
+    #[test]
+    fn hand_derived_update_matches_autograd() {
+        let registry = crate::builtin();
+        let task = registry.get("control/cartpole").expect("registered");
+        let mut hparams = task.defaults(Preset::Quick).hparams;
+        hparams.insert("hidden".into(), 32.into());
+        let env = TaskEnv { data_dir: ".".into(), device: Device::Cpu, rom_dir: None };
+        let problem = task.prepare(&hparams, &env).expect("prepares");
+        let build = || {
+            tch::manual_seed(11);
+            let vs = nn::VarStore::new(Device::Cpu);
+            let net = problem.build(&vs.root(), 3).expect("builds");
+            (vs, net)
+        };
+        let (reference_vs, mut reference) = build();
+        let (hand_vs, mut hand) = build();
+        for step in 0..3 {
+            for vs in [&reference_vs, &hand_vs] {
+                for (_, mut p) in vs.variables() {
+                    p.zero_grad();
+                }
+            }
+            tch::manual_seed(100 + step as i64);
+            let want = reference.loss(step);
+            want.backward();
+            tch::manual_seed(100 + step as i64);
+            let got = hand.loss_and_gradients(step);
+            let (want, got) = (want.double_value(&[]), got.double_value(&[]));
+            assert!((want - got).abs() < 1e-5 * want.abs().max(1.0), "update {step}: loss {got} against {want}");
+            for ((name, want), (_, got)) in gradients(&reference_vs).into_iter().zip(gradients(&hand_vs)) {
+                let scale = want.iter().fold(1e-6f32, |m, w| m.max(w.abs()));
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-4 * scale, "update {step}, {name}: {g} against {w}");
+                }
+            }
+            let env_states = |net: &dyn Network| Vec::<f64>::try_from(&net.extra_state()[0].1).expect("floats");
+            assert_eq!(env_states(&*reference), env_states(&*hand), "update {step}: the environments' states");
+            // The same small update on both, so the next rollout is the policy's after learning.
+            for vs in [&reference_vs, &hand_vs] {
+                tch::no_grad(|| {
+                    for (_, mut p) in vs.variables() {
+                        let g = p.grad();
+                        let _ = p.g_add_(&(g * -0.1));
+                    }
+                });
+            }
+        }
     }
 }

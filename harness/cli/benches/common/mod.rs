@@ -17,7 +17,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use lottery_engine::optim::Optimizer;
-use lottery_engine::train::training_step;
+use lottery_engine::train::training_step_with_gradients;
 use lottery_task::{Network, Preset, TaskEnv};
 use tch::{nn, Device};
 
@@ -181,7 +181,7 @@ pub fn against_peer(what: &str, measure: Measure, rounds: usize, threads: i32, p
 }
 
 /// A registered task's network and optimizer at a preset, trained update after update the way
-/// the engine trains a dense ticket (`training_step`).
+/// the engine trains a dense ticket (`training_step_with_gradients` over `Network::loss_and_gradients`).
 pub struct Learner {
     network: Box<dyn Network + 'static>,
     optimizer: Optimizer,
@@ -214,7 +214,7 @@ impl Learner {
         let start = Instant::now();
         for _ in 0..updates {
             let (network, step) = (&mut self.network, self.step);
-            let _ = training_step(|| network.loss(step), &mut self.optimizer, None, step);
+            let _ = training_step_with_gradients(|| network.loss_and_gradients(step), &mut self.optimizer, None, step);
             self.step += 1;
         }
         start.elapsed().as_secs_f64()
