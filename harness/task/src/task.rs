@@ -236,7 +236,8 @@ pub trait Network {
     /// Every parameter pruning may mask, with its role; the preset's [`PruningPolicy`] and the
     /// user's `--ignore`/`--layer-rate` decide which are pruned and how fast.
     fn prunable(&self) -> Vec<PrunableParam>;
-    /// The training loss of iteration `step` (the engine runs backward and the optimizer).
+    /// The training loss of iteration `step`, with its autograd graph (the default
+    /// [`Network::loss_and_gradients`] runs its backward; the engine then runs the optimizer).
     fn loss(&mut self, step: u64) -> Tensor;
     /// The training loss of iteration `step` with its gradient in the variables' `grad`s (zeroed
     /// by the engine before), what the engine trains with. Autograd over [`Network::loss`]
