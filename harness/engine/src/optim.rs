@@ -311,7 +311,8 @@ fn rmsprop_in_two_passes(p: &mut Tensor, grad: &Tensor, square_avg: &mut Tensor,
     {
         let fits = |t: &Tensor| t.device() == tch::Device::Cpu && t.kind() == Kind::Float && t.is_contiguous();
         let n = p.numel();
-        if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) || !(fits(p) && fits(grad) && fits(square_avg)) || grad.numel() != n || square_avg.numel() != n {
+        let cpu_fuses = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+        if !(cpu_fuses && fits(p) && fits(grad) && fits(square_avg) && grad.numel() == n && square_avg.numel() == n) {
             return false;
         }
         // Scalars become f32 as libtorch's float kernels take them.
