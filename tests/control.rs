@@ -199,3 +199,19 @@ fn the_paper_preset_prunes_biases_with_the_weights() {
     let pruned_biases: i64 = biases.iter().map(|b| mask[*b].numel() as i64 - mask[*b].sum(tch::Kind::Int64).int64_value(&[])).sum();
     assert!(pruned_biases > 0, "biases compete with the weights by magnitude");
 }
+
+/// Classic control trains on one CPU thread unless `--threads` says otherwise (more threads only
+/// fork, join and spin around its small calls), and the thread count changes no result.
+#[test]
+fn classic_control_defaults_to_one_cpu_thread_and_threads_change_no_result() {
+    let note = "control/cartpole trains on 1 CPU thread(s), its fastest; --threads N overrides";
+    let default = tempfile::tempdir().unwrap();
+    let output = run_ok(&smoke_args(default.path().to_str().unwrap()));
+    assert!(String::from_utf8_lossy(&output.stderr).contains(note), "{}", String::from_utf8_lossy(&output.stderr));
+    let two = tempfile::tempdir().unwrap();
+    let mut args = smoke_args(two.path().to_str().unwrap());
+    args.extend(["--threads", "2"]);
+    let output = run_ok(&args);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("CPU thread(s), its fastest"), "--threads 2 was overridden");
+    assert_same_results(default.path(), two.path());
+}

@@ -124,7 +124,7 @@ pub fn assert_same_results(a: &Path, b: &Path) {
     for file in ["comparison.csv", "curves.csv"] {
         let x = std::fs::read_to_string(run_dir(a).join(file)).unwrap();
         let y = std::fs::read_to_string(run_dir(b).join(file)).unwrap();
-        assert!(x == y, "{file} differs after SIGKILL and resume");
+        assert!(x == y, "{file} differs between the two runs");
     }
 }
 

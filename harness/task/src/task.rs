@@ -139,6 +139,13 @@ pub trait Task: Send + Sync {
     fn listed_in_full(&self) -> bool {
         true
     }
+    /// The libtorch CPU threads the task trains fastest with when the user does not say
+    /// (`--threads`); `None`: libtorch's default, one per core. A task whose network is too small
+    /// to split (classic control) says 1: more threads only fork, join and spin around each
+    /// small call, and the results are the same at any count.
+    fn cpu_threads(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The training budget and optimizer of a prepared task.

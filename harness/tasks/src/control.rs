@@ -132,6 +132,12 @@ impl Task for ControlTask {
         }
     }
 
+    fn cpu_threads(&self) -> Option<usize> {
+        // Measured (README, "Benchmarks"): 272k-292k environment steps/s on one thread against
+        // 189k-226k on two, for the same numbers.
+        Some(1)
+    }
+
     fn prepare(&self, hparams: &toml::Table, env: &TaskEnv) -> Result<Box<dyn Problem>, TaskError> {
         let hp: ControlHparams = from_table(self.name, hparams)?;
         let spec = EnvSpec::find(&hp.env).map_err(|_| hparams::one_of("env", &hp.env, &lottery_envs::SPECS.iter().map(|s| s.name).collect::<Vec<_>>()))?;

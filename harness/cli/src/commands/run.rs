@@ -12,7 +12,7 @@ use lottery_engine::run::Run;
 use lottery_engine::tickets::TicketSources;
 use lottery_engine::Step;
 use lottery_results::TicketKind;
-use lottery_task::{Preset, TaskEnv};
+use lottery_task::{Preset, Task, TaskEnv};
 
 use crate::error::CliError;
 
@@ -116,12 +116,19 @@ pub struct MachineArgs {
 }
 
 impl MachineArgs {
-    /// Sets libtorch's threads and resolves the device into the task's environment.
-    pub fn task_env(&self) -> Result<TaskEnv, CliError> {
-        if let Some(threads) = self.threads {
-            tch::set_num_threads(threads.into());
+    /// Sets libtorch's threads (`--threads`, else the task's choice on the CPU, else libtorch's
+    /// default) and resolves the device into `task`'s environment.
+    pub fn task_env(&self, task: &dyn Task) -> Result<TaskEnv, CliError> {
+        let device = self.device.resolve()?;
+        match (self.threads, task.cpu_threads()) {
+            (Some(threads), _) => tch::set_num_threads(threads.into()),
+            (None, Some(threads)) if device == tch::Device::Cpu => {
+                tch::set_num_threads(threads as i32);
+                eprintln!("note: {} trains on {} CPU thread(s), its fastest; --threads N overrides", task.name(), tch::get_num_threads());
+            }
+            _ => {}
         }
-        Ok(TaskEnv { data_dir: self.data_dir.clone(), device: self.device.resolve()?, rom_dir: self.rom_dir.clone() })
+        Ok(TaskEnv { data_dir: self.data_dir.clone(), device, rom_dir: self.rom_dir.clone() })
     }
 }
 
@@ -182,7 +189,7 @@ pub fn prepare<'a>(args: RunArgs, registry: &'a lottery_task::Registry, tickets:
         controls: args.controls,
     };
     let config = RunConfig::resolve(task, args.preset, overrides, tickets)?;
-    let env = args.machine.task_env()?;
+    let env = args.machine.task_env(task)?;
     let name = config.run_name(task);
     let dir = match args.machine.out {
         Some(out) => out.join(&name),

@@ -76,7 +76,7 @@ pub fn transfer(args: TransferArgs) -> Result<(), CliError> {
         target_run: args.target_run.clone(),
     };
     let config = TransferConfig::resolve(task, &source, request)?;
-    let env = args.machine.task_env()?;
+    let env = args.machine.task_env(task)?;
     let dir = args.machine.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT)).join(config.run_name(task));
     let transfer = Transfer { dir: dir.clone(), config, source, task, env, target_run: args.target_run };
     transfer.execute(args.machine.quiet)?;
