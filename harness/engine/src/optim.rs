@@ -333,6 +333,7 @@ fn rmsprop_in_two_passes(p: &mut Tensor, grad: &Tensor, square_avg: &mut Tensor,
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 struct RmsPropScalars {
     alpha: f32,
     one_minus_alpha: f32,
@@ -341,6 +342,7 @@ struct RmsPropScalars {
     weight_decay: Option<f32>,
 }
 
+#[cfg(target_arch = "x86_64")]
 impl RmsPropScalars {
     /// The gradient with the weight decay added (`grad + p * wd`).
     #[inline(always)]
@@ -373,6 +375,7 @@ unsafe fn parameter_pass(p: &mut [f32], grad: &[f32], root: &[f32], k: &RmsPropS
 }
 
 /// The `n` floats of a contiguous f32 CPU tensor; see the callers' safety notes.
+#[cfg(target_arch = "x86_64")]
 unsafe fn floats<'a>(t: &Tensor, n: usize) -> &'a mut [f32] {
     std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, n)
 }
@@ -474,10 +477,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_arch = "x86_64")]
     fn rmsprop_in_two_passes_gives_the_numbers_of_the_op_by_op_update() {
         let wave = |n: i64, f: f64, scale: f64| (Tensor::arange(n, (Kind::Float, Device::Cpu)) * f).sin() * scale;
-        if !(cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("fma")) {
-            eprintln!("skipped: the two-pass RMSprop runs on x86-64 CPUs with FMA only");
+        if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+            eprintln!("skipped: the two-pass RMSprop runs on x86-64 CPUs with AVX2 and FMA only");
             return;
         }
         for weight_decay in [0.0, 0.01] {
