@@ -303,7 +303,7 @@ fn rmsprop_by_ops(p: &mut Tensor, g: &Tensor, square_avg: &mut Tensor, lr: f64, 
 /// with FMA (returns false, doing nothing, elsewhere): the same float operations in the same
 /// order, fused where libtorch's vectorized kernels fuse them (the square average's
 /// multiply-add), and the square root still libtorch's (MKL's differs from the correctly rounded
-/// one in the last bit for about one value in 200), so the same numbers (tested), with two
+/// one in the last bit for about one value in 170), so the same numbers (tested), with two
 /// libtorch calls and one temporary instead of eight and three (an A2C update on classic control
 /// spent more on those than on the update's arithmetic).
 fn rmsprop_in_two_passes(p: &mut Tensor, grad: &Tensor, square_avg: &mut Tensor, lr: f64, alpha: f64, eps: f64, weight_decay: f64) -> bool {
