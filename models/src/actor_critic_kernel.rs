@@ -117,12 +117,13 @@ impl ActorCriticKernel {
 
     /// Writes the gradient of a loss over the first `blocks` blocks into the parameters'
     /// gradients (overwriting them), given its gradient with respect to those rows' logits
-    /// (`d_logits`, row-major) and values (`d_values`). The gradients must exist (see
-    /// [`ActorCriticKernel::make_gradients`]).
+    /// (`d_logits`, row-major) and values (`d_values`); where a parameter has no gradient
+    /// tensor yet (the first backward), it makes one first.
     pub fn backward(&mut self, blocks: usize, d_logits: &[f32], d_values: &[f32]) {
         assert!(blocks <= self.blocks);
         let rows = blocks * self.batch;
         assert_eq!((d_logits.len(), d_values.len()), (rows * self.actions, rows), "one gradient per row");
+        self.make_gradients();
         let grad = |p: &Tensor| {
             let g = p.grad();
             check(&g, "a gradient");
@@ -189,7 +190,7 @@ impl ActorCriticKernel {
     /// Makes the parameters' gradient tensors (zeros) where they have none yet, through
     /// autograd, so they are what the first backward of any loss makes and the optimizer takes
     /// them as it takes those.
-    pub fn make_gradients(&self) {
+    fn make_gradients(&self) {
         let params: Vec<&Tensor> = self.trunk.iter().chain([&self.policy, &self.value]).flat_map(|(w, b)| [w, b]).collect();
         if params.iter().all(|p| p.grad().defined()) {
             return;
@@ -250,7 +251,6 @@ mod tests {
         }
 
         let mut kernel = ActorCriticKernel::new(&model, batch, blocks);
-        kernel.make_gradients();
         let obs = Vec::<f32>::try_from(observations.reshape([-1])).unwrap();
         let (want_logits, want_values) = (Vec::<f32>::try_from(logits.reshape([-1])).unwrap(), Vec::<f32>::try_from(values).unwrap());
         for block in 0..blocks {

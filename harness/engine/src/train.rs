@@ -157,16 +157,7 @@ fn evaluate(net: &mut dyn lottery_task::Network, step: u64, curve: &mut Vec<Curv
 /// One optimizer update on the loss `loss` computes, keeping pruned weights at zero (the
 /// optimizer zeroes their gradients, so their update is zero). Returns the detached loss.
 pub fn training_step(loss: impl FnOnce() -> Tensor, optimizer: &mut Optimizer, mask: Option<&BoundMask>, step: u64) -> Tensor {
-    training_step_with_gradients(
-        || {
-            let loss = loss();
-            loss.backward();
-            loss
-        },
-        optimizer,
-        mask,
-        step,
-    )
+    training_step_with_gradients(|| lottery_task::with_gradients(loss()), optimizer, mask, step)
 }
 
 /// [`training_step`] for a `loss` that leaves its gradient in the variables' `grad`s itself

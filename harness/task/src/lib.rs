@@ -19,7 +19,7 @@ pub mod task;
 pub use optimizer::{LrSchedule, OptimizerSpec, Rule};
 pub use registry::{closest_first, Registry};
 pub use step::Step;
-pub use task::{Defaults, Network, Point, TWENTY_LEVELS, Preset, Problem, PrunableParam, PruningPolicy, Role, Split, Task, TaskEnv, Training};
+pub use task::{Defaults, Network, Point, TWENTY_LEVELS, Preset, Problem, PrunableParam, PruningPolicy, Role, Split, Task, TaskEnv, Training, with_gradients};
 
 /// Errors of tasks: bad hyperparameters, missing or malformed inputs, and failures while running.
 /// [`TaskError::is_usage`] says which ones are the user's input.

@@ -238,6 +238,13 @@ pub trait Problem {
     }
 }
 
+/// `loss` after autograd has put its gradient in the variables' `grad`s (what
+/// [`Network::loss_and_gradients`] does by default).
+pub fn with_gradients(loss: Tensor) -> Tensor {
+    loss.backward();
+    loss
+}
+
 /// A network bound to its data.
 pub trait Network {
     /// Every parameter pruning may mask, with its role; the preset's [`PruningPolicy`] and the
@@ -252,9 +259,7 @@ pub trait Network {
     /// than the arithmetic (the classic-control MLP on the CPU); such a network's `loss` stays
     /// the autograd reference its gradient is tested against.
     fn loss_and_gradients(&mut self, step: u64) -> Tensor {
-        let loss = self.loss(step);
-        loss.backward();
-        loss
+        with_gradients(self.loss(step))
     }
     /// Metrics on a held-out split, by the names of [`Task::metrics`].
     fn evaluate(&mut self, split: Split) -> BTreeMap<String, f64>;

@@ -260,14 +260,11 @@ impl Network for ControlNetwork<'_> {
 
     fn loss_and_gradients(&mut self, step: u64) -> Tensor {
         let Some(kernel) = self.kernel.as_mut() else {
-            let loss = self.loss(step);
-            loss.backward();
-            return loss;
+            return lottery_task::with_gradients(self.loss(step));
         };
         // The same update as `loss` and its backward, by hand: the rollout's forwards keep their
         // activations for the backward, so the rollout is not run through the network again.
         let hp = &self.problem.hp;
-        kernel.make_gradients();
         let played = play(&mut self.envs, hp, |step, observations| kernel.forward(step, observations).0.to_vec());
         let steps = hp.rollout as usize;
         let bootstrap = kernel.forward(steps, self.envs.observations()).1.to_vec();
