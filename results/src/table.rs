@@ -8,7 +8,7 @@ use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::{DataType, Field, Schema};
 
-use crate::{AtomicFile, ResultsError};
+use crate::{write_atomic, ResultsError};
 
 /// One column's values. Floats are nullable: a missing value (a control that was not run, the
 /// spread of a single replicate) is null in Arrow and an empty field in CSV.
@@ -111,31 +111,36 @@ impl Table {
     }
 
     /// Writes `{dir}/{stem}.arrow` (Arrow IPC file format, readable by `pyarrow.ipc.open_file`)
-    /// and `{dir}/{stem}.csv`, each atomically.
+    /// and `{dir}/{stem}.csv`, each atomically; a file that already holds the same bytes is left
+    /// alone, so bringing a folder's tables up to date touches only those that were not.
     pub fn write(&self, dir: &Path, stem: &str) -> Result<(), ResultsError> {
         let arrow_path = dir.join(format!("{stem}.arrow"));
         let arrow_err = |source| ResultsError::Arrow { path: arrow_path.clone(), source };
         let batch = self.record_batch().map_err(arrow_err)?;
-        let mut file = AtomicFile::create(&arrow_path)?;
+        let mut arrow = vec![];
         {
-            let mut writer = FileWriter::try_new(&mut file, &batch.schema()).map_err(arrow_err)?;
+            let mut writer = FileWriter::try_new(&mut arrow, &batch.schema()).map_err(arrow_err)?;
             writer.write(&batch).map_err(arrow_err)?;
             writer.finish().map_err(arrow_err)?;
         }
-        file.commit()?;
 
         let csv_path = dir.join(format!("{stem}.csv"));
         let csv_err = |source| ResultsError::Csv { path: csv_path.clone(), source };
-        let mut file = AtomicFile::create(&csv_path)?;
+        let mut csv = vec![];
         {
-            let mut writer = csv::Writer::from_writer(&mut file);
+            let mut writer = csv::Writer::from_writer(&mut csv);
             writer.write_record(self.columns.iter().map(|(n, _)| n)).map_err(csv_err)?;
             for i in 0..self.num_rows() {
                 writer.write_record(self.columns.iter().map(|(_, c)| c.cell(i))).map_err(csv_err)?;
             }
             writer.flush().map_err(|source| ResultsError::Io { path: csv_path.clone(), source })?;
         }
-        file.commit()
+        for (path, bytes) in [(&arrow_path, &arrow), (&csv_path, &csv)] {
+            if std::fs::read(path).ok().as_ref() != Some(bytes) {
+                write_atomic(path, bytes)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -108,11 +108,6 @@ pub(crate) fn accumulate(old: &toml::Table, replicates: &mut u32, controls: &mut
     }
 }
 
-/// Whether any of `tables` is missing as Arrow or CSV.
-pub(crate) fn tables_missing(layout: &RunLayout, tables: &[&str]) -> bool {
-    tables.iter().any(|t| ["arrow", "csv"].iter().any(|ext| !layout.table(t, ext).is_file()))
-}
-
 /// Trains the tickets of one folder: everything a ticket needs besides its own mask, initial
 /// weights and place.
 pub(crate) struct TicketTrainer<'a> {

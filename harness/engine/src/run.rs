@@ -305,8 +305,8 @@ impl<'a> Run<'a> {
             let dense = layout.ticket(rep, 0, &TicketKind::WINNING);
             format!("delete it and the folder {} to train the dense network again, which writes it again (later levels are kept)", dense.dir().display())
         };
-        // Tables are rewritten only when this invocation finished a ticket (or they are missing),
-        // so a rerun that fails early never rewrites them.
+        // After a level, the tables are written if this invocation finished one of its tickets;
+        // at the end, always (below). A rerun that fails early never rewrites them.
         let trainer = TicketTrainer {
             problem: problem.as_ref(),
             training,
@@ -356,10 +356,10 @@ impl<'a> Run<'a> {
             }
         }
         reporter.finish();
-        if trainer.trained.get() || folder::tables_missing(&layout, &lottery_results::TABLES) {
-            return write_tables(&layout, &comparison, &kinds);
-        }
-        Ok(layout.finished(&kinds)?)
+        // Every pass that reaches the end writes the tables from every finished ticket, even one
+        // that trained nothing: a process killed after its last result and before the tables
+        // leaves them behind the results. Files already up to date are left alone.
+        write_tables(&layout, &comparison, &kinds)
     }
 
     /// The IMP mask of a level: dense at level 0; otherwise loaded (and checked against the

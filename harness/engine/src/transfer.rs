@@ -487,10 +487,10 @@ impl Transfer<'_> {
             }
         }
         reporter.finish();
-        if trainer.trained.get() || folder::tables_missing(&layout, &TABLES) {
-            return write_tables(&layout, &comparison, config);
-        }
-        Ok(layout.finished(&kinds())?)
+        // Every pass that reaches the end writes the tables from every finished ticket, even one
+        // that trained nothing: a process killed after its last result and before the tables
+        // leaves them behind the results. Files already up to date are left alone.
+        write_tables(&layout, &comparison, config)
     }
 
     /// The transferred mask of a level, computed from the source; saved the first time, and
