@@ -24,6 +24,7 @@ use lottery_task::seeds::derive;
 use lottery_task::hparams::{self, from_table, to_table};
 
 use crate::a2c;
+use crate::blas_threads::OneBlasThread;
 
 /// Updates per epoch (see the module documentation).
 const UPDATES_PER_EPOCH: u64 = 100;
@@ -213,6 +214,7 @@ impl ControlNetwork<'_> {
         let mut done = vec![false; n];
         let mut returns = vec![0.0; n];
         tch::manual_seed(derive(self.data_seed, "val-actions", 0) as i64);
+        let _one_blas_thread = OneBlasThread::new();
         tch::no_grad(|| {
             while !done.iter().all(|&d| d) {
                 let (logits, _) = self.model.forward(&self.observations(&envs));
@@ -260,10 +262,12 @@ impl Network for ControlNetwork<'_> {
 
     fn loss_and_gradients(&mut self, step: u64) -> Tensor {
         let Some(kernel) = self.kernel.as_mut() else {
+            let _one_blas_thread = OneBlasThread::new();
             return lottery_task::with_gradients(self.loss(step));
         };
         // The same update as `loss` and its backward, by hand: the rollout's forwards keep their
         // activations for the backward, so the rollout is not run through the network again.
+        let _one_blas_thread = OneBlasThread::new();
         let hp = &self.problem.hp;
         let played = play(&mut self.envs, hp, |step, observations| kernel.forward(step, observations).0.to_vec());
         let steps = hp.rollout as usize;

@@ -10,6 +10,7 @@
 //!   seeded minibatch order for tasks with a fixed training set.
 
 pub mod a2c;
+pub mod blas_threads;
 pub mod bleu;
 #[cfg(feature = "ale")]
 pub mod atari;
