@@ -7,7 +7,8 @@
 //!   shared update); [`image`]: image classifiers; [`lm`]: LSTM language models;
 //!   [`translate`]: Transformer translation, scored with [`bleu`]; [`teacher_student`]: a ReLU
 //!   student mimicking a fixed teacher, with the specialization of its nodes; [`epoch_order`]:
-//!   seeded minibatch order for tasks with a fixed training set.
+//!   seeded minibatch order for tasks with a fixed training set; [`blas_threads`]: MKL's matrix
+//!   products on the calling thread alone, for tasks whose products are too small to split.
 
 pub mod a2c;
 pub mod blas_threads;
