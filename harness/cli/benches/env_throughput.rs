@@ -85,15 +85,17 @@ fn a2c_against_peer(threads: i32) {
     let what = "A2C training on CartPole-v1 (32 envs x 4 steps, RMSprop; peer: PyTorch + Gymnasium SyncVectorEnv)";
     let mut learner = common::Learner::new(TASK, Preset::Quick, None);
     let steps = learner.units_per_update(&["num_envs", "rollout"]) * UPDATES_PER_BLOCK;
-    common::against_peer(what, common::Measure::Rate("env steps/s"), 7, threads, common::Peer::start("a2c_cartpole.py", &[], threads), || steps as f64 / learner.seconds(UPDATES_PER_BLOCK), |peer| steps as f64 / peer.block(UPDATES_PER_BLOCK));
+    let mut compare = |what: &str| {
+        common::against_peer(what, common::Measure::Rate("env steps/s"), 7, threads, common::Peer::start("a2c_cartpole.py", &[], threads), || steps as f64 / learner.seconds(UPDATES_PER_BLOCK), |peer| steps as f64 / peer.block(UPDATES_PER_BLOCK));
+    };
+    compare(what);
     // Given more threads than the task trains fastest with, `harness run` takes the task's
     // count unless --threads says otherwise: that is what a user gets from these cores.
     let registry = lottery_tasks::builtin();
     let own = registry.get(TASK).expect("registered").cpu_threads().map_or(threads, |own| own as i32);
     if own < threads {
         tch::set_num_threads(own);
-        let what = format!("{what}, harness on the {own} thread(s) {TASK} trains with by default, peer on {threads}");
-        common::against_peer(&what, common::Measure::Rate("env steps/s"), 7, threads, common::Peer::start("a2c_cartpole.py", &[], threads), || steps as f64 / learner.seconds(UPDATES_PER_BLOCK), |peer| steps as f64 / peer.block(UPDATES_PER_BLOCK));
+        compare(&format!("{what}, harness on the {own} thread(s) {TASK} trains with by default, peer on {threads}"));
         tch::set_num_threads(threads);
     }
 }

@@ -261,13 +261,12 @@ impl Network for ControlNetwork<'_> {
     }
 
     fn loss_and_gradients(&mut self, step: u64) -> Tensor {
+        let _one_blas_thread = OneBlasThread::new();
         let Some(kernel) = self.kernel.as_mut() else {
-            let _one_blas_thread = OneBlasThread::new();
             return lottery_task::with_gradients(self.loss(step));
         };
         // The same update as `loss` and its backward, by hand: the rollout's forwards keep their
         // activations for the backward, so the rollout is not run through the network again.
-        let _one_blas_thread = OneBlasThread::new();
         let hp = &self.problem.hp;
         let played = play(&mut self.envs, hp, |step, observations| kernel.forward(step, observations).0.to_vec());
         let steps = hp.rollout as usize;
