@@ -62,9 +62,12 @@ pub struct Peer {
 
 impl Peer {
     /// Starts `benches/peers/<script>` with `args` and `--threads`; `Err` says why there is no
-    /// peer (no torch, or the script failed), for the bench to print.
+    /// peer (no torch, or the script failed), for the bench to print. The scripts are found under
+    /// `LOTTERY_BENCH_PEERS` when set (a bench binary carried to another machine, as
+    /// `scripts/gpu-bundle.sh` does), else in the source tree the bench was built from.
     pub fn start(script: &str, args: &[&str], threads: i32) -> Result<Peer, String> {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/peers").join(script);
+        let peers = std::env::var_os("LOTTERY_BENCH_PEERS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/peers"));
+        let path = peers.join(script);
         let mut child = Command::new("python3")
             .arg(&path)
             .args(args)
