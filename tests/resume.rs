@@ -3,18 +3,13 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use common::*;
 
 fn args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
     lenet_interrupt_args(data, out)
-}
-
-fn modified(path: &Path) -> SystemTime {
-    std::fs::metadata(path).unwrap().modified().unwrap()
 }
 
 #[test]
@@ -87,28 +82,14 @@ fn a_rerun_that_trains_nothing_brings_tables_a_kill_left_behind_up_to_date() {
     run_ok(&args);
     let run = run_dir(out.path());
     let tables = ["comparison.csv", "comparison.arrow", "curves.csv", "curves.arrow"];
-    let written: Vec<Vec<u8>> = tables.iter().map(|t| std::fs::read(run.join(t)).unwrap()).collect();
-    // The level is the comparison's first column and the curves' third.
-    let level_of = |table: &str, line: &str| line.split(',').nth(if table.starts_with("curves") { 2 } else { 0 }).map(str::to_string);
-    let levels = |csv: &[u8]| String::from_utf8_lossy(csv).lines().skip(1).filter_map(|l| level_of("comparison", l)).collect::<std::collections::BTreeSet<_>>();
-    assert!(levels(&written[0]).len() >= 3, "the run has levels 0 to 2 at least: {:?}", levels(&written[0]));
+    let levels = csv_rows(&run.join("comparison.csv")).into_iter().map(|r| r["level"].clone()).collect::<std::collections::BTreeSet<_>>();
+    assert!(levels.len() >= 3, "the run has levels 0 to 2 at least: {levels:?}");
 
     let before = modified(&run.join("comparison.csv"));
     run_ok(&args);
     assert_eq!(modified(&run.join("comparison.csv")), before, "an up-to-date table was rewritten");
 
-    // The tables as the previous level left them: the last level's rows missing (the Arrow files
-    // simply cut short).
-    let last = levels(&written[0]).into_iter().max_by_key(|l| l.parse::<u32>().unwrap()).unwrap();
-    for (table, bytes) in tables.iter().zip(&written) {
-        let stale: Vec<u8> = if table.ends_with(".csv") {
-            String::from_utf8_lossy(bytes).lines().filter(|l| level_of(table, l).as_deref() != Some(last.as_str())).map(|l| format!("{l}\n")).collect::<String>().into_bytes()
-        } else {
-            bytes[..bytes.len() / 2].to_vec()
-        };
-        assert!(&stale != bytes, "{table}: the stale copy differs");
-        std::fs::write(run.join(table), stale).unwrap();
-    }
+    let written = leave_tables_a_level_behind(&run, &tables, &last_level(&run.join("comparison.csv")));
     run_ok(&args);
     for (table, bytes) in tables.iter().zip(&written) {
         assert!(&std::fs::read(run.join(table)).unwrap() == bytes, "{table} was left behind the finished tickets");

@@ -172,6 +172,38 @@ fn optimizer_transfer_killed_at_any_moment_resumes_to_the_uninterrupted_results(
     }
 }
 
+/// A transfer killed after its last ticket's result and before its tables leaves them a level
+/// behind; the rerun trains nothing and must still bring them up to date (the window CI once
+/// caught in `harness run`, which transfer's end of pass shares). Tables already up to date are
+/// left alone.
+#[test]
+fn a_transfer_rerun_that_trains_nothing_brings_tables_a_kill_left_behind_up_to_date() {
+    let data = tempfile::tempdir().unwrap();
+    let data = mnist_folder(data.path());
+    let data = data.to_str().unwrap();
+    let sources = tempfile::tempdir().unwrap();
+    let source = imp_run(data, sources.path(), &[]);
+    let out = tempfile::tempdir().unwrap();
+    let args = ["transfer", source.to_str().unwrap(), "--to", "image/mnist-lenet", "--controls", "reinit", "--device", "cpu", "--quiet", "--data-dir", data, "--out", out.path().to_str().unwrap()];
+    let dir = results_dir(&run_ok(&args).stdout);
+    let tables = ["transfer.csv", "transfer.arrow", "curves.csv", "curves.arrow"];
+    let last = last_level(&dir.join("transfer.csv"));
+    assert_ne!(last, "0", "the transfer trains levels beyond 0");
+
+    let before = modified(&dir.join("transfer.csv"));
+    run_ok(&args);
+    assert_eq!(modified(&dir.join("transfer.csv")), before, "an up-to-date table was rewritten");
+
+    let written = leave_tables_a_level_behind(&dir, &tables, &last);
+    let tickets = snapshot(&dir.join("rep-0"));
+    assert!(tickets.keys().any(|p| p.ends_with("result.json")), "the finished tickets are under rep-0: {tickets:?}");
+    run_ok(&args);
+    for (table, bytes) in tables.iter().zip(&written) {
+        assert!(&std::fs::read(dir.join(table)).unwrap() == bytes, "{table} was left behind the finished tickets");
+    }
+    assert_eq!(snapshot(&dir.join("rep-0")), tickets, "the rerun trained a finished ticket again");
+}
+
 #[test]
 fn bad_transfer_requests_are_refused_with_exit_2_before_any_write() {
     let data = tempfile::tempdir().unwrap();

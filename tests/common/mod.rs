@@ -128,6 +128,41 @@ pub fn assert_same_results(a: &Path, b: &Path) {
     }
 }
 
+/// The last level of the CSV table at `path` (its `level` column).
+pub fn last_level(path: &Path) -> String {
+    csv_rows(path).into_iter().map(|r| r["level"].clone()).max_by_key(|l| l.parse::<u32>().unwrap()).expect("the table has rows")
+}
+
+/// Leaves the tables `names` under `dir` as a process killed after the results of `level` and
+/// before its tables would: `level`'s rows gone from the CSV files (by their `level` column),
+/// the Arrow files cut short. Returns each table's bytes from before.
+pub fn leave_tables_a_level_behind(dir: &Path, names: &[&str], level: &str) -> Vec<Vec<u8>> {
+    names
+        .iter()
+        .map(|name| {
+            let path = dir.join(name);
+            let bytes = std::fs::read(&path).unwrap();
+            let stale: Vec<u8> = if name.ends_with(".csv") {
+                let text = String::from_utf8(bytes.clone()).unwrap();
+                let mut lines = text.lines();
+                let header = lines.next().unwrap();
+                let column = header.split(',').position(|c| c == "level").unwrap_or_else(|| panic!("{name} has a level column"));
+                std::iter::once(header).chain(lines.filter(|l| l.split(',').nth(column) != Some(level))).map(|l| format!("{l}\n")).collect::<String>().into_bytes()
+            } else {
+                bytes[..bytes.len() / 2].to_vec()
+            };
+            assert!(stale != bytes, "{name}: the stale copy differs");
+            std::fs::write(&path, stale).unwrap();
+            bytes
+        })
+        .collect()
+}
+
+/// When the file at `path` was last written.
+pub fn modified(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
 /// Every file under `dir` (but `.lock`) with a hash of its bytes: "unchanged" means this map is
 /// equal.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, u64> {
