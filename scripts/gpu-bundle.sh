@@ -52,7 +52,11 @@ if [ ! -f "$work/libtorch/.complete" ]; then
   python3 -m pip download --quiet --no-deps --only-binary=:all: --disable-pip-version-check \
     --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 \
     -d "$tmp/wheel" "torch==$torch_version" >&2
-  unzip -q "$tmp"/wheel/torch-*.whl 'torch/lib/*' 'torch/include/*' -d "$tmp/site"
+  python3 - "$tmp"/wheel/torch-*.whl "$tmp/site" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    wheel.extractall(sys.argv[2], [n for n in wheel.namelist() if n.startswith(("torch/lib/", "torch/include/"))])
+PY
   [ -f "$tmp/site/torch/lib/libtorch_cuda.so" ] || { say "the torch $torch_version wheel has no libtorch_cuda.so: not a CUDA build"; exit 1; }
   echo "$torch_version" > "$tmp/site/torch/build-version"
   touch "$tmp/site/.complete"

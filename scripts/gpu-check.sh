@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --data-dir) data_dir="$2"; data_dir_given=1; shift 2 ;;
-    --prebuilt) prebuilt=$(cd "$2" && pwd); shift 2 ;;
+    --prebuilt) prebuilt="$2"; shift 2 ;;
     --require-gpu) require_gpu=1; shift ;;
     -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu-check: unknown argument \`$1\` (use --out DIR, --data-dir DIR, --prebuilt BUNDLE, --require-gpu)" >&2; exit 2 ;;
@@ -47,6 +47,8 @@ say() { echo "gpu-check: $*" | tee -a "$out/summary.txt"; }
 step_seconds=${GPU_CHECK_STEP_SECONDS:-300}
 
 if [ -n "$prebuilt" ]; then
+  [ -d "$prebuilt" ] || { say "FAIL: --prebuilt $prebuilt is not a folder (make one with scripts/gpu-bundle.sh)"; exit 1; }
+  prebuilt=$(cd "$prebuilt" && pwd)
   [ -x "$prebuilt/harness" ] && [ -f "$prebuilt/MANIFEST" ] || { say "FAIL: $prebuilt is not a bundle of scripts/gpu-bundle.sh (no harness or MANIFEST)"; exit 1; }
   bundle_torch=$(sed -n 's/^torch=//p' "$prebuilt/MANIFEST")
   # The bundle's binaries load the libtorch of this machine's PyTorch, which must be the version

@@ -40,6 +40,11 @@ fn the_gpu_check_refuses_a_prebuilt_bundle_it_cannot_run() {
             .output()
             .expect("bash runs")
     };
+    let missing = run(&dir.path().join("missing"), "missing-out");
+    let stdout = String::from_utf8_lossy(&missing.stdout);
+    assert_eq!(missing.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("is not a folder (make one with scripts/gpu-bundle.sh)"), "{stdout}");
+
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let refused = run(&empty, "empty-out");
