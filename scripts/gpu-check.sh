@@ -123,6 +123,15 @@ gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,nohea
 say "GPU: $gpu"
 if [ -n "$prebuilt" ]; then
   harness="$prebuilt/harness"
+  # The driver's libcuda, from wherever python3's torch loads it (a container may mount the
+  # driver outside the loader's default paths and tell only Python where it is).
+  libcuda=$(python3 -c 'import torch; torch.cuda.init(); print(next((l.split()[-1] for l in open("/proc/self/maps") if "/libcuda.so" in l), ""))' 2>>"$out/python-torch.log" || true)
+  if [ -n "$libcuda" ]; then
+    export LD_LIBRARY_PATH="$(dirname "$libcuda"):$LD_LIBRARY_PATH"
+    say "libcuda: $libcuda (as python3's torch loads it)"
+  else
+    say "python3's torch loads no libcuda (see $out/python-torch.log): the CUDA runs below will say whether the harness finds one"
+  fi
 else
   export LOTTERY_CUDA=1
   export CARGO_TARGET_DIR="${LOTTERY_CACHE:-$HOME/.cache/lottery}/target-cuda"
