@@ -60,8 +60,8 @@ pub enum EngineError {
     UnknownTicketKind { kind: String, known: Vec<String> },
     #[error("--replicates {given}: use 1 to {max}")]
     Replicates { given: u64, max: u32 },
-    #[error("--device cuda:{index} asked for, but libtorch sees {count} CUDA device(s); use --device cpu, or build with the CUDA libtorch (LOTTERY_CUDA=1 ./lottery, or scripts/libtorch.sh --cuda)")]
-    NoSuchDevice { index: usize, count: usize },
+    #[error("--device cuda:{index} asked for, but libtorch sees {count} CUDA device(s); {remedy}")]
+    NoSuchDevice { index: usize, count: usize, remedy: String },
     #[error("{dir} holds a different run: {}; use another --out, or remove that folder", differences.join("; "))]
     DifferentRun { dir: PathBuf, differences: Vec<String> },
     #[error("--target-run {dir}: {reason}")]
