@@ -34,6 +34,9 @@ while [ $# -gt 0 ]; do
     *) echo "gpu-bundle: unknown argument \`$1\` (use --torch VERSION, --out DIR, --data-dir DIR)" >&2; exit 2 ;;
   esac
 done
+for tool in cargo c++ cmake python3; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "gpu-bundle: $tool not found: the build needs what ./lottery installs (run ./lottery env once, or install $tool)" >&2; exit 1; }
+done
 for needed in "$data_dir/ptb/ptb.train.txt" "$data_dir/multi30k/train.en.gz"; do
   [ -f "$needed" ] || { echo "gpu-bundle: $needed not found: the smoke suite's data; pass --data-dir DIR (the folder with ptb/ and multi30k/)" >&2; exit 1; }
 done
