@@ -47,27 +47,7 @@ mkdir -p "$work"
 say() { echo "gpu-bundle: $*" >&2; }
 
 # 1. The wheel's headers and libraries, for compiling and linking only.
-libtorch="$work/libtorch/torch"
-if [ ! -f "$work/libtorch/.complete" ]; then
-  say "fetching the torch $torch_version wheel (headers and libraries)"
-  tmp=$(mktemp -d "$work/.libtorch.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
-  python3 -m pip download --quiet --no-deps --only-binary=:all: --disable-pip-version-check \
-    --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 \
-    -d "$tmp/wheel" "torch==$torch_version" >&2
-  python3 - "$tmp"/wheel/torch-*.whl "$tmp/site" <<'PY'
-import sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as wheel:
-    wheel.extractall(sys.argv[2], [n for n in wheel.namelist() if n.startswith(("torch/lib/", "torch/include/"))])
-PY
-  [ -f "$tmp/site/torch/lib/libtorch_cuda.so" ] || { say "the torch $torch_version wheel has no libtorch_cuda.so: not a CUDA build"; exit 1; }
-  echo "$torch_version" > "$tmp/site/torch/build-version"
-  touch "$tmp/site/.complete"
-  rm -rf "$work/libtorch"
-  mv "$tmp/site" "$work/libtorch"
-  rm -rf "$tmp"
-  trap - EXIT
-fi
+libtorch=$("$root/scripts/libtorch.sh" --link-only "$torch_version")
 
 # 2. A copy of the checkout (tracked and untracked-but-not-ignored files, mtimes kept so cargo's
 #    incremental build holds across runs).

@@ -5,6 +5,10 @@
 #   scripts/libtorch.sh          CPU: the torch wheel with --no-deps plus the two small CUDA runtime
 #                                wheels libtorch_cpu needs at load time (libcudart, libcupti)
 #   scripts/libtorch.sh --cuda   GPU: the wheel with its whole dependency set (cuBLAS, cuDNN, ...)
+#   scripts/libtorch.sh --link-only VERSION
+#                                the headers and libraries of the CUDA wheel of torch VERSION alone,
+#                                to build against a GPU machine's own PyTorch, whose CUDA libraries
+#                                are there (scripts/gpu-bundle.sh)
 #
 # The cache (LOTTERY_CACHE, default ~/.cache/lottery) is keyed by version and variant, filled in a
 # temporary folder and renamed into place, so an interrupted install is never mistaken for a good one.
@@ -18,7 +22,8 @@ variant=cpu
 case "${1:-}" in
   "") ;;
   --cuda) variant=cuda ;;
-  *) echo "usage: $0 [--cuda]" >&2; exit 2 ;;
+  --link-only) variant=link-only; TORCH_VERSION="${2:?usage: $0 --link-only VERSION}" ;;
+  *) echo "usage: $0 [--cuda | --link-only VERSION]" >&2; exit 2 ;;
 esac
 
 cache="${LOTTERY_CACHE:-$HOME/.cache/lottery}"
@@ -46,6 +51,16 @@ if [ "$variant" = cpu ]; then
   rm -f "$tmp"/site/torch/lib/libtorch_cuda*.so "$tmp"/site/torch/lib/libc10_cuda.so \
     "$tmp"/site/torch/lib/libcaffe2_nvrtc.so "$tmp"/site/torch/lib/libtorch_nvshmem.so \
     "$tmp"/site/torch/lib/libtorch_python.so
+elif [ "$variant" = link-only ]; then
+  "$python" -m pip download --quiet --no-deps --only-binary=:all: --disable-pip-version-check \
+    --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 \
+    -d "$tmp/wheel" "torch==$TORCH_VERSION" >&2
+  "$python" - "$tmp"/wheel/torch-*.whl "$tmp/site" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    wheel.extractall(sys.argv[2], [n for n in wheel.namelist() if n.startswith(("torch/lib/", "torch/include/"))])
+PY
+  test -f "$tmp/site/torch/lib/libtorch_cuda.so" || { echo "error: the torch $TORCH_VERSION wheel has no libtorch_cuda.so: not a CUDA build" >&2; exit 1; }
 else
   "$python" -m pip install --quiet --no-compile --disable-pip-version-check \
     --target "$tmp/site" "torch==$TORCH_VERSION" >&2

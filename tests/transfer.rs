@@ -18,6 +18,23 @@ fn imp_run(data: &str, out: &Path, extra: &[&str]) -> PathBuf {
     results_dir(&run_ok(&args).stdout)
 }
 
+/// MNIST in a temporary folder and a LeNet IMP run on it (`imp_run` with no settings): what the
+/// transfer tests with one source start from. The folders live as long as this value.
+struct MnistSource {
+    _data_dir: tempfile::TempDir,
+    data: String,
+    sources: tempfile::TempDir,
+    run: PathBuf,
+}
+
+fn mnist_source() -> MnistSource {
+    let data_dir = tempfile::tempdir().unwrap();
+    let data = mnist_folder(data_dir.path()).to_str().unwrap().to_string();
+    let sources = tempfile::tempdir().unwrap();
+    let run = imp_run(&data, sources.path(), &[]);
+    MnistSource { _data_dir: data_dir, data, sources, run }
+}
+
 /// `column` of the `test_accuracy` rows of a CSV table, by level.
 fn accuracy(table: &Path, column: &str) -> Vec<(String, String)> {
     csv_rows(table).into_iter().filter(|r| r["metric"] == "test_accuracy").map(|r| (r["level"].clone(), r[column].clone())).collect()
@@ -143,11 +160,8 @@ print(t.num_rows, t.schema.field("level").type, t.schema.field("transferred_minu
 
 #[test]
 fn optimizer_transfer_killed_at_any_moment_resumes_to_the_uninterrupted_results() {
-    let data = tempfile::tempdir().unwrap();
-    let data = mnist_folder(data.path());
-    let data = data.to_str().unwrap();
-    let sources = tempfile::tempdir().unwrap();
-    let source = imp_run(data, sources.path(), &[]);
+    let mnist = mnist_source();
+    let (data, source) = (mnist.data.as_str(), &mnist.run);
     let args = |out: &Path| -> Vec<String> {
         [
             "transfer", source.to_str().unwrap(), "--to", "image/mnist-lenet", "--set", "optimizer=sgd", "--set", "lr=0.05", "--set", "lr_milestones=200it",
@@ -178,11 +192,8 @@ fn optimizer_transfer_killed_at_any_moment_resumes_to_the_uninterrupted_results(
 /// left alone.
 #[test]
 fn a_transfer_rerun_that_trains_nothing_brings_tables_a_kill_left_behind_up_to_date() {
-    let data = tempfile::tempdir().unwrap();
-    let data = mnist_folder(data.path());
-    let data = data.to_str().unwrap();
-    let sources = tempfile::tempdir().unwrap();
-    let source = imp_run(data, sources.path(), &[]);
+    let mnist = mnist_source();
+    let (data, source) = (mnist.data.as_str(), &mnist.run);
     let out = tempfile::tempdir().unwrap();
     let args = ["transfer", source.to_str().unwrap(), "--to", "image/mnist-lenet", "--controls", "reinit", "--device", "cpu", "--quiet", "--data-dir", data, "--out", out.path().to_str().unwrap()];
     let dir = results_dir(&run_ok(&args).stdout);
@@ -206,11 +217,8 @@ fn a_transfer_rerun_that_trains_nothing_brings_tables_a_kill_left_behind_up_to_d
 
 #[test]
 fn bad_transfer_requests_are_refused_with_exit_2_before_any_write() {
-    let data = tempfile::tempdir().unwrap();
-    let data = mnist_folder(data.path());
-    let data = data.to_str().unwrap();
-    let sources = tempfile::tempdir().unwrap();
-    let source = imp_run(data, sources.path(), &[]);
+    let mnist = mnist_source();
+    let (data, source, sources) = (mnist.data.as_str(), &mnist.run, &mnist.sources);
     let other_task = imp_run(data, sources.path(), &["--set", "classes=0-4"]);
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
